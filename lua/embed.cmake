@@ -2,7 +2,7 @@
 # terminated by {NULL, NULL, 0}. Run with cmake -DOUT=... -DDIR=... -P embed.cmake.
 file(GLOB files ${DIR}/*.lua)
 list(SORT files)
-set(body "/* Generated from lua/*.lua by lua/embed.cmake; do not edit. */\n#include <stddef.h>\n")
+set(body "/* Generated from the lua/ folder by lua/embed.cmake; do not edit. */\n#include <stddef.h>\n")
 set(table "")
 set(i 0)
 foreach(f ${files})

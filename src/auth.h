@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AUTH_LEEWAY_S 30   /* clock skew allowed on exp and nbf, in seconds */
+#define AUTH_LEEWAY_S 30     /* clock skew allowed on exp and nbf, in seconds */
+#define AUTH_TOKEN_MAX 8192  /* longest token auth_jwt_verify accepts, in bytes */
 
 typedef struct auth_claims {
     char *sub;          /* "sub" claim or NULL; owned */
@@ -20,11 +21,17 @@ typedef struct auth_claims {
 
 /* Verifies token (the part after "Bearer ") with secret at now_s (epoch seconds).
  * Returns 0 and fills *out (free with auth_claims_free), or -1 with a sentence in err saying what
- * is wrong ("token has expired", "token signature does not match", ...). *out is empty on error. */
+ * is wrong ("token has expired", "token signature does not match", ...). *out is empty on error.
+ * The secret is used as raw bytes (as switch and common JWT libraries do). Also refused: unpadded
+ * base64url violations ('=' included), a "typ" other than "JWT" (any case), a "crit" header, the
+ * same header parameter or claim (alg, typ, exp, nbf, sub, topics) given twice, and tokens longer
+ * than AUTH_TOKEN_MAX. The signature is checked before the payload is parsed. */
 int auth_jwt_verify(const char *token, size_t len, const char *secret, int64_t now_s,
                     auth_claims *out, char *err, size_t errlen);
 
-/* Signs payload_json (a JSON object text) as an HS256 JWT. Returns a malloc'd token (caller frees). */
+/* Signs payload_json (a JSON object text, used verbatim) as an HS256 JWT with header
+ * {"alg":"HS256","typ":"JWT"}. Returns a malloc'd token (caller frees), or NULL if an argument is
+ * NULL. */
 char *auth_jwt_sign(const char *secret, const char *payload_json);
 
 /* 1 if the claims allow publishing to topic (no topics claim allows every topic). */
@@ -37,7 +44,8 @@ void auth_claims_free(auth_claims *c);
 int auth_admin_ok(const char *presented, size_t len, const char *configured);
 
 /* Extracts the credentials from an Authorization header value: scheme "Bearer" matched
- * case-insensitively, then spaces. Returns a pointer into header and sets *len, or NULL. */
+ * case-insensitively, then one or more spaces. Trailing spaces are not part of the credentials.
+ * Returns a pointer into header and sets *len, or NULL (other scheme, no credentials). */
 const char *auth_bearer(const char *header, size_t *len);
 
 #endif

@@ -1,1 +1,176 @@
-/* placeholder */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum kind { STR, INT, SIZE };
+
+typedef struct setting {
+    const char *flag;     /* command-line name, without "--" */
+    const char *env;      /* SWITCHYARD_* variable */
+    const char *alias;    /* switch's variable name, or NULL */
+    enum kind kind;       /* how the value is parsed */
+    size_t off;           /* offset of the field in struct config */
+    size_t cap;           /* STR: bytes of the field */
+    int64_t min, max;     /* INT/SIZE: allowed range */
+    const char *def;      /* default, as text */
+    const char *help;     /* one line */
+} setting;
+
+#define S(f, e, a, field, d, h)                                                                    \
+    {f, e, a, STR, offsetof(config, field), sizeof(((config *)0)->field), 0, 0, d, h}
+#define I(f, e, a, field, lo, hi, d, h) {f, e, a, INT, offsetof(config, field), 0, lo, hi, d, h}
+#define Z(f, e, a, field, lo, hi, d, h) {f, e, a, SIZE, offsetof(config, field), 0, lo, hi, d, h}
+
+static const setting settings[] = {
+    S("listen", "SWITCHYARD_LISTEN", NULL, listen, "127.0.0.1:8080",
+      "hub listen address host:port (SWITCH_SERVER_PORT sets only the port)"),
+    S("worker-listen", "SWITCHYARD_WORKER_LISTEN", NULL, worker_listen, "127.0.0.1:8081",
+      "worker /metrics and /healthz address"),
+    S("redis-url", "SWITCHYARD_REDIS_URL", NULL, redis_url, "redis://127.0.0.1:6379/0",
+      "Redis URL, redis://[user:password@]host:port/db"),
+    S("prefix", "SWITCHYARD_PREFIX", NULL, prefix, "sy", "Redis key prefix"),
+    S("jwt-secret", "SWITCHYARD_JWT_SECRET", "SWITCH_JWT_SECRET", jwt_secret, "",
+      "publisher token secret (HS256); the hub refuses to start without it"),
+    S("admin-token", "SWITCHYARD_ADMIN_TOKEN", NULL, admin_token, "",
+      "admin credential (Authorization: Bearer ...); unset: the admin API answers 401"),
+    S("hub-url", "SWITCHYARD_HUB_URL", NULL, hub_url, "http://127.0.0.1:8080",
+      "hub the CLI verbs talk to"),
+    S("log-format", "SWITCHYARD_LOG_FORMAT", NULL, log_format, "kv", "log lines: kv or json"),
+    S("log-level", "SWITCHYARD_LOG_LEVEL", NULL, log_level, "info", "debug, info, warn or error"),
+    Z("max-body", "SWITCHYARD_MAX_BODY", NULL, max_body, 1, 64 << 20, "1048576",
+      "request body limit in bytes"),
+    I("filter-deadline-ms", "SWITCHYARD_FILTER_DEADLINE_MS", NULL, filter_deadline_ms, 1, 10000,
+      "5", "wall-clock limit of one filter evaluation, ms"),
+    I("concurrency", "SWITCHYARD_CONCURRENCY", "SWITCH_CONSUMER_CONCURRENCY_LEVEL", concurrency, 1,
+      10000, "64", "worker: deliveries in flight per process"),
+    I("threads", "SWITCHYARD_THREADS", NULL, hub_threads, 1, 256, "4", "hub: HTTP threads"),
+    I("visibility-ms", "SWITCHYARD_VISIBILITY_MS", NULL, visibility_ms, 100, 86400000, "30000",
+      "worker: a job held this long by a silent worker is taken again, ms"),
+    I("retention-s", "SWITCHYARD_RETENTION_S", NULL, retention_s, 60, 365 * 86400, "2592000",
+      "how long events, attempts and dead letters are kept, s"),
+    I("refresh-ms", "SWITCHYARD_REFRESH_MS", NULL, refresh_ms, 10, 60000, "250",
+      "how often subscriber changes are picked up, ms"),
+};
+#define NSETTINGS (sizeof settings / sizeof settings[0])
+
+static int set(config *c, const setting *s, const char *val, const char *from, char *err,
+               size_t errlen)
+{
+    char *field = (char *)c + s->off;
+    if (s->kind == STR) {
+        if (strlen(val) >= s->cap) {
+            snprintf(err, errlen, "%s: value is longer than %zu bytes", from, s->cap - 1);
+            return -1;
+        }
+        strcpy(field, val);
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(val, &end, 10);
+    if (s->kind == SIZE && end != val && errno == 0) {
+        if (*end == 'k' || *end == 'K')
+            v *= 1024, end++;
+        else if (*end == 'm' || *end == 'M')
+            v *= 1024 * 1024, end++;
+        if (*end == 'i' || *end == 'b' || *end == 'B')
+            end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
+    }
+    if (end == val || *end || errno || v < s->min || v > s->max) {
+        snprintf(err, errlen, "%s: \"%s\" is not allowed; expected a whole number from %lld to %lld%s",
+                 from, val, (long long)s->min, (long long)s->max,
+                 s->kind == SIZE ? " (bytes; k and M suffixes accepted)" : "");
+        return -1;
+    }
+    *(int64_t *)field = v;
+    return 0;
+}
+
+int config_load(config *c, int argc, char **argv, char ***rest, int *nrest, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (set(c, &settings[i], settings[i].def, settings[i].flag, err, errlen))
+            return -1;
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const setting *s = &settings[i];
+        const char *v = s->alias ? getenv(s->alias) : NULL;
+        if (v && *v && set(c, s, v, s->alias, err, errlen))
+            return -1;
+        v = getenv(s->env);
+        if (v && *v && set(c, s, v, s->env, err, errlen))
+            return -1;
+    }
+    /* switch's port variable: keeps the host of SWITCHYARD_LISTEN, replaces its port */
+    const char *port = getenv("SWITCH_SERVER_PORT");
+    if (port && *port && !getenv("SWITCHYARD_LISTEN")) {
+        char *end;
+        long p = strtol(port, &end, 10);
+        if (*end || p < 1 || p > 65535) {
+            snprintf(err, errlen, "SWITCH_SERVER_PORT: \"%s\" is not a port (1-65535)", port);
+            return -1;
+        }
+        snprintf(c->listen, sizeof c->listen, "0.0.0.0:%ld", p);
+    }
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            argv[n++] = argv[i];
+            continue;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const setting *s = NULL;
+        for (size_t k = 0; k < NSETTINGS; k++)
+            if (strlen(settings[k].flag) == nlen && strncmp(settings[k].flag, name, nlen) == 0)
+                s = &settings[k];
+        if (!s) {   /* not a setting: a verb's own flag, left for the verb */
+            argv[n++] = argv[i];
+            continue;
+        }
+        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!val) {
+            snprintf(err, errlen, "--%s needs a value", s->flag);
+            return -1;
+        }
+        char from[80];
+        snprintf(from, sizeof from, "--%s", s->flag);
+        if (set(c, s, val, from, err, errlen))
+            return -1;
+    }
+    if (strcmp(c->log_format, "kv") && strcmp(c->log_format, "json")) {
+        snprintf(err, errlen, "SWITCHYARD_LOG_FORMAT: \"%s\" is not allowed; use kv or json",
+                 c->log_format);
+        return -1;
+    }
+    if (strcmp(c->log_level, "debug") && strcmp(c->log_level, "info") &&
+        strcmp(c->log_level, "warn") && strcmp(c->log_level, "error")) {
+        snprintf(err, errlen,
+                 "SWITCHYARD_LOG_LEVEL: \"%s\" is not allowed; use debug, info, warn or error",
+                 c->log_level);
+        return -1;
+    }
+    *rest = argv;
+    *nrest = n;
+    return 0;
+}
+
+void config_help(char *out, size_t outlen)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < NSETTINGS && used < outlen; i++) {
+        const setting *s = &settings[i];
+        char envs[96];
+        snprintf(envs, sizeof envs, "%s%s%s", s->env, s->alias ? ", " : "", s->alias ? s->alias : "");
+        int w = snprintf(out + used, outlen - used, "  --%-20s %-52s default: %s\n      %s\n", s->flag,
+                         envs, *s->def ? s->def : "(none)", s->help);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}

@@ -1,1 +1,223 @@
-/* placeholder */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct http_server {
+    struct MHD_Daemon *d;   /* the libmicrohttpd daemon */
+    http_handler handler;   /* called once per complete request */
+    void *ctx;              /* passed to handler */
+    size_t max_body;        /* bytes */
+};
+
+typedef struct conn_state {
+    buf body;               /* request body so far */
+    int too_large;          /* 1 once the body passed max_body: the rest is discarded */
+} conn_state;
+
+static enum MHD_Result send_resp(struct MHD_Connection *c, http_resp *r)
+{
+    if (r->body.len == 0 && r->status != 204)
+        buf_puts(&r->body, "{}");
+    struct MHD_Response *m =
+        MHD_create_response_from_buffer(r->body.len, r->body.p ? r->body.p : (char *)"",
+                                        MHD_RESPMEM_MUST_COPY);
+    if (!m)
+        return MHD_NO;
+    if (r->status != 204)
+        MHD_add_response_header(m, "Content-Type", r->type ? r->type : "application/json");
+    if (r->retry_after[0])
+        MHD_add_response_header(m, "Retry-After", r->retry_after);
+    if (r->allow[0])
+        MHD_add_response_header(m, "Allow", r->allow);
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)r->status, m);
+    MHD_destroy_response(m);
+    return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    http_server *s = cls;
+    conn_state *st = *con_cls;
+    if (!st) {
+        st = calloc(1, sizeof *st);
+        if (!st)
+            return MHD_NO;
+        *con_cls = st;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > s->max_body)
+            st->too_large = 1;   /* answered below without reading the body */
+        else
+            return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!st->too_large && st->body.len + *upload_size > s->max_body) {
+            st->too_large = 1;
+            buf_free(&st->body);
+        }
+        if (!st->too_large)
+            buf_append(&st->body, upload_data, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    http_resp r = {.status = 200};
+    if (st->too_large) {
+        http_error(&r, 413, "payload_too_large", "request body is larger than %zu bytes",
+                   s->max_body);
+    } else {
+        http_req q = {.method = method, .path = url, .body = buf_str(&st->body),
+                      .body_len = st->body.len, .conn = c};
+        s->handler(&q, &r, s->ctx);
+    }
+    enum MHD_Result ok = send_resp(c, &r);
+    buf_free(&r.body);
+    return ok;
+}
+
+static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                    enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)c, (void)toe;
+    conn_state *st = *con_cls;
+    if (st) {
+        buf_free(&st->body);
+        free(st);
+        *con_cls = NULL;
+    }
+}
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, char *err, size_t errlen)
+{
+    char host[256];
+    const char *port;
+    if (listen[0] == '[') {
+        const char *end = strchr(listen, ']');
+        if (!end || end[1] != ':' || (size_t)(end - listen - 1) >= sizeof host)
+            goto bad;
+        memcpy(host, listen + 1, (size_t)(end - listen - 1));
+        host[end - listen - 1] = '\0';
+        port = end + 2;
+    } else {
+        const char *colon = strrchr(listen, ':');
+        if (!colon || (size_t)(colon - listen) >= sizeof host)
+            goto bad;
+        memcpy(host, listen, (size_t)(colon - listen));
+        host[colon - listen] = '\0';
+        port = colon + 1;
+    }
+    char *end;
+    long p = strtol(port, &end, 10);
+    if (*end || p < 0 || p > 65535 || !*port)
+        goto bad;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *res;
+    if (getaddrinfo(*host ? host : NULL, port, &hints, &res) != 0 || !res)
+        goto bad;
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+bad:
+    snprintf(err, errlen, "listen address \"%s\" is not host:port (e.g. 127.0.0.1:8080)", listen);
+    return -1;
+}
+
+http_server *http_start(const char *listen, unsigned threads, size_t max_body, http_handler handler,
+                        void *ctx, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    if (parse_listen(listen, &ss, err, errlen))
+        return NULL;
+    http_server *s = calloc(1, sizeof *s);
+    s->handler = handler;
+    s->ctx = ctx;
+    s->max_body = max_body;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_SOCK_ADDR, 0, &ss},
+        {MHD_OPTION_CONNECTION_TIMEOUT, 30, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, 4096, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
+        {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_done, s},
+        {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts,
+                            MHD_OPTION_END);
+    if (!s->d) {
+        snprintf(err, errlen, "cannot listen on %s (address in use or not local?)", listen);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void http_stop(http_server *s, int grace_ms)
+{
+    if (!s)
+        return;
+    MHD_quiesce_daemon(s->d);
+    for (int waited = 0; waited < grace_ms; waited += 20) {
+        const union MHD_DaemonInfo *i =
+            MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!i || i->num_connections == 0)
+            break;
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    MHD_stop_daemon(s->d);
+    free(s);
+}
+
+const char *http_header(const http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_query(const http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+void http_error(http_resp *resp, int status, const char *code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    resp->status = status;
+    buf_reset(&resp->body);
+    buf_puts(&resp->body, "{\"error\":{\"code\":");
+    buf_json_str(&resp->body, code, strlen(code));
+    buf_puts(&resp->body, ",\"message\":");
+    buf_json_str(&resp->body, msg, strlen(msg));
+    buf_puts(&resp->body, "}}");
+}
+
+void http_json(http_resp *resp, int status, cJSON *obj)
+{
+    resp->status = status;
+    buf_reset(&resp->body);
+    char *text = cJSON_PrintUnformatted(obj);
+    if (text)
+        buf_puts(&resp->body, text);
+    free(text);
+    cJSON_Delete(obj);
+}

@@ -1,1 +1,192 @@
-/* placeholder */
+#include "hub.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+#include "log.h"
+#include "metrics.h"
+#include "queue.h"
+
+static pthread_key_t thread_key;
+static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
+
+int64_t hub_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void release_handles(hub_thread *t)
+{
+    if (!t->snap)
+        return;
+    for (size_t i = 0; i < t->snap->n; i++)
+        if (t->handles[i] > 0)
+            filter_release(t->fe, t->handles[i]);
+    free(t->handles);
+    free(t->last_error_log_ms);
+    t->handles = NULL;
+    t->last_error_log_ms = NULL;
+    reg_release(t->snap);
+    t->snap = NULL;
+}
+
+static void thread_free(void *p)
+{
+    hub_thread *t = p;
+    release_handles(t);
+    filter_free(t->fe);
+    rds_free(t->r);
+    free(t);
+}
+
+static void make_key(void) { pthread_key_create(&thread_key, thread_free); }
+
+hub_thread *hub_thread_get(hub *h)
+{
+    pthread_once(&thread_key_once, make_key);
+    hub_thread *t = pthread_getspecific(thread_key);
+    if (t)
+        return t;
+    char err[256];
+    t = calloc(1, sizeof *t);
+    t->r = rds_new(h->cfg->redis_url, 2000, err, sizeof err);
+    t->fe = filter_new(&h->limits, err, sizeof err);
+    if (!t->r || !t->fe) {
+        log_msg(LOG_ERROR, "hub.thread_setup_failed", "error=\"%s\"", err);
+        abort();
+    }
+    pthread_setspecific(thread_key, t);
+    return t;
+}
+
+reg_snapshot *hub_thread_sync(hub *h, hub_thread *t)
+{
+    reg_snapshot *s = reg_acquire(h->reg);
+    if (s == t->snap) {
+        reg_release(s);
+        return t->snap;
+    }
+    /* Compile the new snapshot's filters before releasing the old ones: a filter whose source did
+     * not change is recompiled too, which costs microseconds per subscriber per change. */
+    int *handles = calloc(s->n + 1, sizeof *handles);
+    int64_t *logged = calloc(s->n + 1, sizeof *logged);
+    for (size_t i = 0; i < s->n; i++) {
+        char err[256];
+        const char *src = s->subs[i].filter;
+        handles[i] = filter_compile(t->fe, src, strlen(src), err, sizeof err);
+    }
+    release_handles(t);
+    t->snap = s;
+    t->handles = handles;
+    t->last_error_log_ms = logged;
+    return s;
+}
+
+static void route(const http_req *q, http_resp *r, void *ctx)
+{
+    hub *h = ctx;
+    const char *p = q->path;
+    int get = strcmp(q->method, "GET") == 0 || strcmp(q->method, "HEAD") == 0;
+    if (strcmp(p, "/v1/publish") == 0) {
+        api_publish(h, q, r, 0);
+    } else if (strcmp(p, "/publish") == 0) {
+        api_publish(h, q, r, 1);
+    } else if (strncmp(p, "/v1/", 4) == 0) {
+        api_admin(h, q, r);
+    } else if (strcmp(p, "/healthz") == 0 || strcmp(p, "/readyz") == 0 ||
+               strcmp(p, "/metrics") == 0) {
+        if (!get) {
+            snprintf(r->allow, sizeof r->allow, "GET");
+            http_error(r, 405, "method_not_allowed", "%s answers GET only", p);
+            return;
+        }
+        if (strcmp(p, "/healthz") == 0) {
+            buf_puts(&r->body, "{\"status\":\"ok\"}");
+            return;
+        }
+        hub_thread *t = hub_thread_get(h);
+        if (strcmp(p, "/readyz") == 0) {
+            redisReply *rep = rds_cmd(t->r, "PING");
+            if (rep && rep->type == REDIS_REPLY_STATUS) {
+                buf_puts(&r->body, "{\"status\":\"ready\"}");
+            } else {
+                http_error(r, 503, "redis_unavailable", "Redis is not reachable: %s",
+                           rep && rep->type == REDIS_REPLY_ERROR ? rep->str : rds_error(t->r));
+                snprintf(r->retry_after, sizeof r->retry_after, "1");
+            }
+            if (rep)
+                freeReplyObject(rep);
+            return;
+        }
+        r->type = "text/plain; version=0.0.4";
+        metrics_render(&r->body);
+        long long delayed = 0, dead = 0;
+        long long depth = queue_depth(t->r, h->cfg->prefix, &delayed, &dead);
+        buf_printf(&r->body, "# HELP switchyard_up_redis 1 if Redis answered this scrape.\n"
+                             "# TYPE switchyard_up_redis gauge\nswitchyard_up_redis %d\n",
+                   depth >= 0);
+        if (depth >= 0)
+            buf_printf(&r->body,
+                       "# HELP switchyard_queue_jobs Jobs by place in the queue.\n"
+                       "# TYPE switchyard_queue_jobs gauge\n"
+                       "switchyard_queue_jobs{place=\"stream\"} %lld\n"
+                       "switchyard_queue_jobs{place=\"delayed\"} %lld\n"
+                       "switchyard_queue_jobs{place=\"dead\"} %lld\n",
+                       depth, delayed, dead);
+    } else {
+        http_error(r, 404, "not_found", "no such endpoint: %s %s", q->method, p);
+    }
+}
+
+int hub_run(const config *cfg)
+{
+    if (!cfg->jwt_secret[0]) {
+        log_msg(LOG_ERROR, "hub.config",
+                "error=\"SWITCHYARD_JWT_SECRET is not set; the hub needs it to check publisher "
+                "tokens\"");
+        return 2;
+    }
+    if (!cfg->admin_token[0])
+        log_msg(LOG_WARN, "hub.config",
+                "warning=\"SWITCHYARD_ADMIN_TOKEN is not set; the admin API answers 401\"");
+    hub h = {.cfg = cfg};
+    filter_limits_default(&h.limits);
+    h.limits.deadline_ns = cfg->filter_deadline_ms * 1000000;
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);   /* threads inherit the mask; only sigwait sees them */
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[256];
+    h.reg = reg_start(cfg->redis_url, cfg->prefix, (int)cfg->refresh_ms, err, sizeof err);
+    if (!h.reg) {
+        log_msg(LOG_ERROR, "hub.config", "error=\"%s\"", err);
+        return 2;
+    }
+    http_server *srv = http_start(cfg->listen, (unsigned)cfg->hub_threads, (size_t)cfg->max_body,
+                                  route, &h, err, sizeof err);
+    if (!srv) {
+        log_msg(LOG_ERROR, "hub.listen", "error=\"%s\"", err);
+        reg_stop(h.reg);
+        return 1;
+    }
+    log_msg(LOG_INFO, "hub.started", "listen=%s prefix=%s threads=%lld version=%s", cfg->listen,
+            cfg->prefix, (long long)cfg->hub_threads, SWITCHYARD_VERSION);
+    int sig = 0;
+    sigwait(&set, &sig);
+    log_msg(LOG_INFO, "hub.stopping", "signal=%d", sig);
+    http_stop(srv, 10000);
+    reg_stop(h.reg);
+    log_msg(LOG_INFO, "hub.stopped", "%s", "");
+    return 0;
+}

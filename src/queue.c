@@ -1,1 +1,479 @@
-/* placeholder */
+#include "queue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "codec.h"
+#include "log.h"
+
+static int reply_ok(redisReply *rep)
+{
+    return rep && rep->type != REDIS_REPLY_ERROR;
+}
+
+static void log_script_error(const char *what, redisReply *rep)
+{
+    if (rep && rep->type == REDIS_REPLY_ERROR)
+        log_msg(LOG_ERROR, "queue.redis_error", "op=%s error=\"%s\"", what, rep->str);
+}
+
+int queue_publish(rds *r, const char *prefix, int64_t retention_s, const queue_event *ev,
+                  const char *const *job_ids, const char *const *sub_ids, size_t n,
+                  char **first_id)
+{
+    *first_id = NULL;
+    size_t argc = 9 + 2 * n;
+    const char **av = malloc(argc * sizeof *av);
+    size_t *al = malloc(argc * sizeof *al);
+    char pub[24], exp[24], due[24], ret[24];
+    snprintf(pub, sizeof pub, "%lld", (long long)ev->published_at_ms);
+    snprintf(exp, sizeof exp, "%lld", (long long)ev->expires_at_ms);
+    snprintf(due, sizeof due, "%lld", (long long)ev->due_ms);
+    snprintf(ret, sizeof ret, "%lld", (long long)retention_s);
+    const char *fixed[] = {prefix, ev->id, ev->topic, ev->data, pub, exp, due, ret,
+                           ev->idem_key ? ev->idem_key : ""};
+    for (size_t i = 0; i < 9; i++) {
+        av[i] = fixed[i];
+        al[i] = i == 3 ? ev->data_len : strlen(fixed[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        av[9 + 2 * i] = job_ids[i], al[9 + 2 * i] = strlen(job_ids[i]);
+        av[10 + 2 * i] = sub_ids[i], al[10 + 2 * i] = strlen(sub_ids[i]);
+    }
+    redisReply *rep = rds_script(r, "publish", (int)argc, av, al);
+    free(av);
+    free(al);
+    int rc = -1;
+    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
+        if (rep->element[1]->integer == 0) {
+            *first_id = strdup(rep->element[0]->str);
+            rc = 1;
+        } else {
+            rc = 0;
+        }
+    }
+    log_script_error("publish", rep);
+    if (rep)
+        freeReplyObject(rep);
+    return rc;
+}
+
+void queue_job_free(queue_job *j)
+{
+    free(j->entry);
+    free(j->job_id);
+    free(j->sub_id);
+    free(j->event_id);
+    free(j->topic);
+    free(j->data);
+    memset(j, 0, sizeof *j);
+}
+
+int queue_setup(rds *r, const char *prefix)
+{
+    redisReply *rep = rds_cmd(r, "XGROUP CREATE %s:jobs %s 0 MKSTREAM", prefix, QUEUE_GROUP);
+    int ok = rep && (rep->type != REDIS_REPLY_ERROR || strncmp(rep->str, "BUSYGROUP", 9) == 0);
+    if (rep)
+        freeReplyObject(rep);
+    return ok ? 0 : -1;
+}
+
+/* Appends [id, [field, value, ...]] stream entries whose field "j" names a job. */
+static void collect_entries(redisReply *entries, buf *pairs_argv, size_t *count, char ***ids,
+                            char ***jids)
+{
+    (void)pairs_argv;
+    if (!entries || entries->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = 0; i < entries->elements; i++) {
+        redisReply *e = entries->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 || e->element[1]->type != REDIS_REPLY_ARRAY)
+            continue;
+        redisReply *f = e->element[1];
+        for (size_t k = 0; k + 1 < f->elements; k += 2)
+            if (strcmp(f->element[k]->str, "j") == 0) {
+                *ids = realloc(*ids, (*count + 1) * sizeof **ids);
+                *jids = realloc(*jids, (*count + 1) * sizeof **jids);
+                (*ids)[*count] = strdup(e->element[0]->str);
+                (*jids)[*count] = strdup(f->element[k + 1]->str);
+                (*count)++;
+            }
+    }
+}
+
+static int64_t num(redisReply *x)
+{
+    return x && x->type == REDIS_REPLY_STRING ? atoll(x->str) : 0;
+}
+
+static char *str(redisReply *x)
+{
+    return strdup(x && x->type == REDIS_REPLY_STRING ? x->str : "");
+}
+
+int queue_take(rds *r, const char *prefix, const char *consumer, int max, int block_ms,
+               int64_t visibility_ms, int reclaim, queue_job **out)
+{
+    *out = NULL;
+    size_t count = 0;
+    char **ids = NULL, **jids = NULL;
+    int rc = -1;
+    if (reclaim) {
+        redisReply *rep = rds_cmd(r, "XAUTOCLAIM %s:jobs %s %s %lld 0-0 COUNT %d", prefix,
+                                  QUEUE_GROUP, consumer, (long long)visibility_ms, max);
+        if (!reply_ok(rep)) {
+            log_script_error("xautoclaim", rep);
+            if (rep)
+                freeReplyObject(rep);
+            return -1;
+        }
+        if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2)
+            collect_entries(rep->element[1], NULL, &count, &ids, &jids);
+        freeReplyObject(rep);
+        if (count)
+            log_msg(LOG_INFO, "worker.reclaimed", "jobs=%zu", count);
+    }
+    if ((int)count < max) {
+        redisReply *rep = block_ms > 0
+            ? rds_cmd(r, "XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s:jobs >", QUEUE_GROUP,
+                      consumer, max - (int)count, block_ms, prefix)
+            : rds_cmd(r, "XREADGROUP GROUP %s %s COUNT %d STREAMS %s:jobs >", QUEUE_GROUP,
+                      consumer, max - (int)count, prefix);
+        if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOGROUP", 7) == 0)
+            queue_setup(r, prefix);
+        if (!reply_ok(rep)) {
+            log_script_error("xreadgroup", rep);
+            if (rep)
+                freeReplyObject(rep);
+            goto done;
+        }
+        if (rep->type == REDIS_REPLY_ARRAY)
+            for (size_t s = 0; s < rep->elements; s++)
+                if (rep->element[s]->elements == 2)
+                    collect_entries(rep->element[s]->element[1], NULL, &count, &ids, &jids);
+        freeReplyObject(rep);
+    }
+    rc = 0;
+    if (!count)
+        goto done;
+    size_t argc = 2 + 2 * count;
+    const char **av = malloc(argc * sizeof *av);
+    av[0] = prefix;
+    av[1] = QUEUE_GROUP;
+    for (size_t i = 0; i < count; i++)
+        av[2 + 2 * i] = ids[i], av[3 + 2 * i] = jids[i];
+    redisReply *rep = rds_script(r, "fetch", (int)argc, av, NULL);
+    free(av);
+    if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+        log_script_error("fetch", rep);
+        if (rep)
+            freeReplyObject(rep);
+        rc = -1;   /* the entries stay pending in our name and are reclaimed later */
+        goto done;
+    }
+    queue_job *jobs = calloc(rep->elements + 1, sizeof *jobs);
+    for (size_t i = 0; i < rep->elements; i++) {
+        redisReply *e = rep->element[i];
+        queue_job *j = &jobs[i];
+        j->entry = str(e->element[0]);
+        j->job_id = str(e->element[1]);
+        j->sub_id = str(e->element[2]);
+        j->attempts = (int)num(e->element[3]);
+        j->event_id = str(e->element[4]);
+        j->topic = str(e->element[5]);
+        j->data = str(e->element[6]);
+        j->published_at_ms = num(e->element[7]);
+        j->expires_at_ms = num(e->element[8]);
+    }
+    rc = (int)rep->elements;
+    *out = jobs;
+    freeReplyObject(rep);
+done:
+    for (size_t i = 0; i < count; i++) {
+        free(ids[i]);
+        free(jids[i]);
+    }
+    free(ids);
+    free(jids);
+    return rc;
+}
+
+int queue_heartbeat(rds *r, const char *prefix, const char *consumer, char *const *entries,
+                    size_t n)
+{
+    if (!n)
+        return 0;
+    size_t argc = 7 + n;
+    const char **av = malloc(argc * sizeof *av);
+    char key[128];
+    snprintf(key, sizeof key, "%s:jobs", prefix);
+    av[0] = "XCLAIM", av[1] = key, av[2] = QUEUE_GROUP, av[3] = consumer, av[4] = "0";
+    for (size_t i = 0; i < n; i++)
+        av[5 + i] = entries[i];
+    av[5 + n] = "JUSTID";
+    redisReply *rep = rds_argv(r, (int)argc - 1, av, NULL);
+    free(av);
+    int rc = reply_ok(rep) ? 0 : -1;
+    if (rep)
+        freeReplyObject(rep);
+    return rc;
+}
+
+int queue_promote(rds *r, const char *prefix, int64_t now_ms)
+{
+    char now[24];
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    const char *av[] = {prefix, now, "500"};
+    redisReply *rep = rds_script(r, "promote", 3, av, NULL);
+    int rc = rep && rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : -1;
+    log_script_error("promote", rep);
+    if (rep)
+        freeReplyObject(rep);
+    return rc;
+}
+
+int queue_settle(rds *r, const char *prefix, int64_t retention_s, const queue_job *j,
+                 const queue_outcome *o)
+{
+    char att[16], due[24], now[24], status[16], ret[24];
+    snprintf(att, sizeof att, "%d", o->attempts);
+    snprintf(due, sizeof due, "%lld", (long long)o->due_ms);
+    snprintf(now, sizeof now, "%lld", (long long)o->now_ms);
+    snprintf(status, sizeof status, "%d", o->last_status);
+    snprintf(ret, sizeof ret, "%lld", (long long)retention_s);
+    const char *av[] = {prefix, QUEUE_GROUP, j->entry, j->job_id, j->sub_id, o->state, att,
+                        o->attempt_json ? o->attempt_json : "", due, now, status,
+                        o->last_error ? o->last_error : "", ret};
+    redisReply *rep = rds_script(r, "settle", 13, av, NULL);
+    int rc = rep && rep->type == REDIS_REPLY_INTEGER ? 0 : -1;
+    log_script_error("settle", rep);
+    if (rep)
+        freeReplyObject(rep);
+    return rc;
+}
+
+static cJSON *time_or_null(int64_t ms)
+{
+    if (ms <= 0)
+        return cJSON_CreateNull();
+    char t[32];
+    codec_time_format(ms, t);
+    return cJSON_CreateString(t);
+}
+
+cJSON *queue_event_json(rds *r, const char *prefix, const char *event_id, int *found)
+{
+    *found = -1;
+    redisReply *ev = rds_cmd(r, "HMGET %s:ev:%s topic published_at jobs", prefix, event_id);
+    if (!reply_ok(ev) || ev->type != REDIS_REPLY_ARRAY) {
+        if (ev)
+            freeReplyObject(ev);
+        return NULL;
+    }
+    if (ev->element[0]->type != REDIS_REPLY_STRING) {
+        freeReplyObject(ev);
+        *found = 0;
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", event_id);
+    cJSON_AddStringToObject(o, "topic", ev->element[0]->str);
+    cJSON_AddItemToObject(o, "published_at", time_or_null(num(ev->element[1])));
+    cJSON *jobs = cJSON_AddArrayToObject(o, "jobs");
+    char *list = strdup(ev->element[2]->type == REDIS_REPLY_STRING ? ev->element[2]->str : "");
+    freeReplyObject(ev);
+    char *save = NULL;
+    for (char *jid = strtok_r(list, ",", &save); jid; jid = strtok_r(NULL, ",", &save)) {
+        redisReply *j = rds_cmd(r, "HMGET %s:job:%s sub state", prefix, jid);
+        redisReply *log = rds_cmd(r, "LRANGE %s:job:%s:log 0 -1", prefix, jid);
+        if (!reply_ok(j) || !reply_ok(log)) {
+            if (j)
+                freeReplyObject(j);
+            if (log)
+                freeReplyObject(log);
+            free(list);
+            cJSON_Delete(o);
+            return NULL;
+        }
+        cJSON *jo = cJSON_CreateObject();
+        cJSON_AddStringToObject(jo, "job_id", jid);
+        cJSON_AddStringToObject(jo, "subscriber_id", j->element[0]->str ? j->element[0]->str : "");
+        cJSON_AddStringToObject(jo, "state", j->element[1]->str ? j->element[1]->str : "expired");
+        cJSON *atts = cJSON_AddArrayToObject(jo, "attempts");
+        for (size_t i = 0; i < log->elements; i++) {
+            cJSON *a = cJSON_ParseWithLength(log->element[i]->str, log->element[i]->len);
+            if (a)
+                cJSON_AddItemToArray(atts, a);
+        }
+        cJSON_AddItemToArray(jobs, jo);
+        freeReplyObject(j);
+        freeReplyObject(log);
+    }
+    free(list);
+    *found = 1;
+    return o;
+}
+
+static cJSON *dead_item(rds *r, const char *prefix, const char *jid, int64_t dead_at)
+{
+    redisReply *j = rds_cmd(r, "HMGET %s:job:%s event sub attempts last_status last_error", prefix,
+                            jid);
+    if (!reply_ok(j))
+        return NULL;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "job_id", jid);
+    char *ev = str(j->element[0]), *sub = str(j->element[1]), *lerr = str(j->element[4]);
+    cJSON_AddStringToObject(o, "event_id", ev);
+    cJSON_AddStringToObject(o, "subscriber_id", sub);
+    cJSON_AddNumberToObject(o, "attempts", (double)num(j->element[2]));
+    cJSON_AddNumberToObject(o, "last_status", (double)num(j->element[3]));
+    cJSON_AddStringToObject(o, "last_error", lerr);
+    cJSON_AddItemToObject(o, "dead_at", time_or_null(dead_at));
+    free(ev);
+    free(sub);
+    free(lerr);
+    freeReplyObject(j);
+    return o;
+}
+
+cJSON *queue_dead_list(rds *r, const char *prefix, const char *sub_id, const char *cursor,
+                       int limit)
+{
+    char key[256];
+    if (sub_id && *sub_id)
+        snprintf(key, sizeof key, "%s:dead:%s", prefix, sub_id);
+    else
+        snprintf(key, sizeof key, "%s:dead", prefix);
+    /* cursor "<score>:<job id>": entries after it in (score, member) order */
+    long long cscore = -1;
+    const char *cjid = "";
+    if (cursor && *cursor) {
+        cscore = atoll(cursor);
+        const char *colon = strchr(cursor, ':');
+        cjid = colon ? colon + 1 : "";
+    }
+    char min[32];
+    snprintf(min, sizeof min, "%lld", cscore < 0 ? 0 : cscore);
+    redisReply *rep = rds_cmd(r, "ZRANGEBYSCORE %s %s +inf WITHSCORES LIMIT 0 %d", key, min,
+                              limit + 64);
+    if (!reply_ok(rep) || rep->type != REDIS_REPLY_ARRAY) {
+        if (rep)
+            freeReplyObject(rep);
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON *items = cJSON_AddArrayToObject(o, "items");
+    int n = 0;
+    char next[300] = "";
+    for (size_t i = 0; i + 1 < rep->elements && n < limit; i += 2) {
+        const char *jid = rep->element[i]->str;
+        long long score = atoll(rep->element[i + 1]->str);
+        if (score == cscore && strcmp(jid, cjid) <= 0)
+            continue;
+        cJSON *it = dead_item(r, prefix, jid, score);
+        if (!it)
+            continue;
+        cJSON_AddItemToArray(items, it);
+        snprintf(next, sizeof next, "%lld:%s", score, jid);
+        n++;
+    }
+    int more = n == limit && rep->elements / 2 > (size_t)n;
+    freeReplyObject(rep);
+    if (more)
+        cJSON_AddStringToObject(o, "next_cursor", next);
+    else
+        cJSON_AddNullToObject(o, "next_cursor");
+    return o;
+}
+
+int queue_dead_replay(rds *r, const char *prefix, const char *job_id)
+{
+    const char *av[] = {prefix, job_id};
+    redisReply *rep = rds_script(r, "replay", 2, av, NULL);
+    int rc = rep && rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : -1;
+    log_script_error("replay", rep);
+    if (rep)
+        freeReplyObject(rep);
+    return rc;
+}
+
+int queue_dead_delete(rds *r, const char *prefix, const char *job_id)
+{
+    redisReply *sub = rds_cmd(r, "HGET %s:job:%s sub", prefix, job_id);
+    if (!reply_ok(sub)) {
+        if (sub)
+            freeReplyObject(sub);
+        return -1;
+    }
+    redisReply *rep = rds_cmd(r, "ZREM %s:dead %s", prefix, job_id);
+    int rc = rep && rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : -1;
+    if (rep)
+        freeReplyObject(rep);
+    if (rc == 1 && sub->type == REDIS_REPLY_STRING) {
+        redisReply *x = rds_cmd(r, "ZREM %s:dead:%s %s", prefix, sub->str, job_id);
+        if (x)
+            freeReplyObject(x);
+        x = rds_cmd(r, "HSET %s:job:%s state purged", prefix, job_id);
+        if (x)
+            freeReplyObject(x);
+    }
+    freeReplyObject(sub);
+    return rc;
+}
+
+long queue_dead_replay_range(rds *r, const char *prefix, const char *sub_id, int64_t since_ms,
+                             int64_t until_ms)
+{
+    char key[256];
+    if (sub_id && *sub_id)
+        snprintf(key, sizeof key, "%s:dead:%s", prefix, sub_id);
+    else
+        snprintf(key, sizeof key, "%s:dead", prefix);
+    long total = 0;
+    for (;;) {
+        redisReply *rep = rds_cmd(r, "ZRANGEBYSCORE %s %lld %lld LIMIT 0 500", key,
+                                  (long long)since_ms, (long long)until_ms);
+        if (!reply_ok(rep) || rep->type != REDIS_REPLY_ARRAY) {
+            if (rep)
+                freeReplyObject(rep);
+            return total ? total : -1;
+        }
+        size_t n = rep->elements;
+        long moved = 0;
+        for (size_t i = 0; i < n; i++) {
+            int rc = queue_dead_replay(r, prefix, rep->element[i]->str);
+            if (rc < 0) {
+                freeReplyObject(rep);
+                return total ? total : -1;
+            }
+            moved += rc;
+        }
+        freeReplyObject(rep);
+        total += moved;
+        if (n < 500 || moved == 0)
+            return total;
+    }
+}
+
+long long queue_depth(rds *r, const char *prefix, long long *delayed, long long *dead)
+{
+    redisReply *a = rds_cmd(r, "XLEN %s:jobs", prefix);
+    redisReply *b = rds_cmd(r, "ZCARD %s:delayed", prefix);
+    redisReply *c = rds_cmd(r, "ZCARD %s:dead", prefix);
+    long long depth = -1;
+    if (a && b && c && a->type == REDIS_REPLY_INTEGER && b->type == REDIS_REPLY_INTEGER &&
+        c->type == REDIS_REPLY_INTEGER) {
+        depth = a->integer;
+        *delayed = b->integer;
+        *dead = c->integer;
+    }
+    if (a)
+        freeReplyObject(a);
+    if (b)
+        freeReplyObject(b);
+    if (c)
+        freeReplyObject(c);
+    return depth;
+}

@@ -9,13 +9,15 @@
 #define SIGN_SIG_MAX 128   /* room for one "v1,<base64 of 32 bytes>" plus NUL */
 
 /* Writes "v1,<base64 HMAC-SHA256(key, msg_id + "." + ts + "." + body)>" into out (SIGN_SIG_MAX).
- * Returns 0, or -1 if the secret is not valid base64. */
+ * Returns 0, or -1 (out = "") if the secret is empty or not valid base64. */
 int sign_webhook(const char *secret, const char *msg_id, int64_t ts_s, const void *body, size_t len,
                  char out[SIGN_SIG_MAX]);
 
 /* Verifies a webhook-signature header (space-separated "v1,<sig>" entries; any one matching is enough)
- * in constant time per entry; the timestamp must be within tolerance_s of now_s.
- * Returns 0 if valid, -1 otherwise with the reason in err. */
+ * in constant time per entry; entries of other versions are ignored. ts is the webhook-timestamp
+ * header as received (decimal seconds) and must be within tolerance_s of now_s, before or after.
+ * Returns 0 if valid, -1 otherwise with the reason in err (missing header, bad timestamp, too old,
+ * too far in the future, bad secret, no v1 entry, v1 entry not base64, signature does not match). */
 int sign_verify(const char *secret, const char *msg_id, const char *ts, const void *body, size_t len,
                 const char *sig_header, int64_t now_s, int tolerance_s, char *err, size_t errlen);
 

@@ -1,1 +1,530 @@
-/* placeholder */
+#include "worker.h"
+
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "deliver.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "queue.h"
+#include "registry.h"
+#include "retry.h"
+
+#define PROMOTE_EVERY_MS 100
+#define RECLAIM_EVERY_MS 1000
+#define DRAIN_MS 10000
+#define ERROR_BODY_MAX 256
+
+typedef struct transfer {
+    CURL *easy;                  /* the transfer */
+    struct curl_slist *headers;  /* request headers */
+    deliver_request req;         /* what is being sent */
+    queue_job job;               /* the job, owned */
+    reg_snapshot *snap;          /* keeps sub alive */
+    const subscriber *sub;       /* in snap */
+    int64_t started_ns;          /* monotonic, ns */
+    char retry_after[64];        /* the response's Retry-After value, or "" */
+    char err[CURL_ERROR_SIZE];   /* curl's error text */
+    struct transfer *next;       /* in the worker's list */
+} transfer;
+
+typedef struct outcome_retry {   /* a settle Redis did not take; tried again later */
+    queue_job job;               /* owned */
+    char state[16];              /* queue_outcome.state */
+    int attempts;                /* attempts made */
+    char *attempt_json;          /* owned */
+    int64_t due_ms;              /* retrying: epoch ms */
+    int64_t now_ms;              /* when it happened, epoch ms */
+    int status;                  /* HTTP status or 0 */
+    char *error;                 /* owned */
+    struct outcome_retry *next;
+} outcome_retry;
+
+typedef struct worker {
+    const config *cfg;           /* settings */
+    rds *r;                      /* the worker's Redis connection */
+    registry *reg;               /* subscriber snapshots */
+    CURLM *multi;                /* all transfers */
+    transfer *inflight;          /* list of transfers under way */
+    int ninflight;               /* entries in inflight */
+    outcome_retry *unsettled;    /* outcomes waiting for Redis */
+    char consumer[128];          /* stream consumer name: host-pid-random */
+} worker;
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *attempt_json(int64_t at_ms, int status, int64_t latency_ms, const char *error)
+{
+    cJSON *o = cJSON_CreateObject();
+    char t[32];
+    codec_time_format(at_ms, t);
+    cJSON_AddStringToObject(o, "at", t);
+    if (status)
+        cJSON_AddNumberToObject(o, "status", status);
+    else
+        cJSON_AddNullToObject(o, "status");
+    cJSON_AddNumberToObject(o, "latency_ms", (double)latency_ms);
+    if (error && *error)
+        cJSON_AddStringToObject(o, "error", error);
+    else
+        cJSON_AddNullToObject(o, "error");
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+/* Records an outcome; when Redis does not take it, keeps it to try again (the job stays pending
+ * in our name meanwhile, so nothing is lost). Takes ownership of job. */
+static void settle(worker *w, queue_job *job, const char *state, int attempts, char *att_json,
+                   int64_t due_ms, int status, const char *error)
+{
+    queue_outcome o = {.state = state, .attempts = attempts, .attempt_json = att_json,
+                       .due_ms = due_ms, .now_ms = wall_ms(), .last_status = status,
+                       .last_error = error ? error : ""};
+    if (queue_settle(w->r, w->cfg->prefix, w->cfg->retention_s, job, &o) == 0) {
+        queue_job_free(job);
+        free(att_json);
+        return;
+    }
+    outcome_retry *u = calloc(1, sizeof *u);
+    u->job = *job;
+    memset(job, 0, sizeof *job);
+    snprintf(u->state, sizeof u->state, "%s", state);
+    u->attempts = attempts;
+    u->attempt_json = att_json;
+    u->due_ms = due_ms;
+    u->now_ms = o.now_ms;
+    u->status = status;
+    u->error = strdup(error ? error : "");
+    u->next = w->unsettled;
+    w->unsettled = u;
+}
+
+static void flush_unsettled(worker *w)
+{
+    outcome_retry **pp = &w->unsettled;
+    while (*pp) {
+        outcome_retry *u = *pp;
+        queue_outcome o = {.state = u->state, .attempts = u->attempts,
+                           .attempt_json = u->attempt_json, .due_ms = u->due_ms,
+                           .now_ms = u->now_ms, .last_status = u->status, .last_error = u->error};
+        if (queue_settle(w->r, w->cfg->prefix, w->cfg->retention_s, &u->job, &o) != 0)
+            return;
+        *pp = u->next;
+        queue_job_free(&u->job);
+        free(u->attempt_json);
+        free(u->error);
+        free(u);
+    }
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    (void)p, (void)ud;
+    return size * n;   /* the receiver's body is not kept */
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    transfer *t = ud;
+    size_t len = size * n;
+    if (len > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
+        size_t k = len - 12;
+        if (k >= sizeof t->retry_after)
+            k = sizeof t->retry_after - 1;
+        memcpy(t->retry_after, p + 12, k);
+        t->retry_after[k] = '\0';
+        for (char *e = t->retry_after + strlen(t->retry_after);
+             e > t->retry_after && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '); e--)
+            e[-1] = '\0';
+    }
+    return len;
+}
+
+static void transfer_free(transfer *t)
+{
+    if (t->easy)
+        curl_easy_cleanup(t->easy);
+    curl_slist_free_all(t->headers);
+    deliver_request_free(&t->req);
+    queue_job_free(&t->job);
+    reg_release(t->snap);
+    free(t);
+}
+
+static void log_attempt(const queue_job *j, int attempt, int status, int64_t latency_ms,
+                        const char *outcome, const char *error)
+{
+    log_msg(LOG_INFO, "delivery",
+            "job_id=%s event_id=%s subscriber_id=%s attempt=%d status=%d latency_ms=%lld "
+            "outcome=%s%s%s%s",
+            j->job_id, j->event_id, j->sub_id, attempt, status, (long long)latency_ms, outcome,
+            error && *error ? " error=\"" : "", error && *error ? error : "",
+            error && *error ? "\"" : "");
+}
+
+/* Begins delivering job, or settles it at once when it cannot be delivered. Takes the job. */
+static void start(worker *w, queue_job *job)
+{
+    reg_snapshot *snap = reg_acquire(w->reg);
+    long i = reg_find(snap, job->sub_id);
+    if (i < 0) {   /* maybe created a moment ago: catch up with the store before deciding */
+        long long ver = reg_version(w->r, w->cfg->prefix);
+        if (ver > snap->version) {
+            reg_release(snap);
+            reg_wait_version(w->reg, ver, 2000);
+            snap = reg_acquire(w->reg);
+            i = reg_find(snap, job->sub_id);
+        }
+    }
+    int64_t now = wall_ms();
+    if (i < 0) {
+        log_attempt(job, job->attempts, 0, 0, "discarded", "subscriber was deleted");
+        metrics_inc(M_DELIVER_DISCARDED, 1);
+        settle(w, job, "discarded", job->attempts, NULL, 0, 0, "subscriber was deleted");
+        reg_release(snap);
+        return;
+    }
+    const subscriber *sub = &snap->subs[i];
+    if (job->expires_at_ms && now > job->expires_at_ms) {
+        log_attempt(job, job->attempts, 0, 0, "expired", "ttl ran out before delivery");
+        metrics_inc(M_DELIVER_EXPIRED, 1);
+        settle(w, job, "expired", job->attempts, NULL, 0, 0, "ttl ran out before delivery");
+        reg_release(snap);
+        return;
+    }
+    if (!sub->enabled) {   /* held, not dropped: re-enabling the subscriber resumes delivery */
+        settle(w, job, "retrying", job->attempts, NULL, now + 30000, 0, "subscriber is disabled");
+        reg_release(snap);
+        return;
+    }
+    transfer *t = calloc(1, sizeof *t);
+    t->job = *job;
+    memset(job, 0, sizeof *job);
+    t->snap = snap;
+    t->sub = sub;
+    cJSON *data = cJSON_Parse(t->job.data);
+    deliver_job dj = {.job_id = t->job.job_id, .event_id = t->job.event_id,
+                      .topic = t->job.topic, .published_at_ms = t->job.published_at_ms,
+                      .attempt = t->job.attempts + 1, .data = data};
+    char err[256];
+    int rc = deliver_build(sub, &dj, now / 1000, &t->req, err, sizeof err);
+    cJSON_Delete(data);
+    if (rc != 0) {   /* permanent: no attempt can succeed until the subscriber or event changes */
+        int attempts = t->job.attempts + 1;
+        log_attempt(&t->job, attempts, 0, 0, "dead", err);
+        metrics_inc(M_DELIVER_DEAD, 1);
+        settle(w, &t->job, "dead", attempts, attempt_json(now, 0, 0, err), 0, 0, err);
+        transfer_free(t);
+        return;
+    }
+    CURL *e = curl_easy_init();
+    t->easy = e;
+    for (size_t k = 0; k < t->req.nheaders; k++)
+        t->headers = curl_slist_append(t->headers, t->req.headers[k]);
+    curl_easy_setopt(e, CURLOPT_URL, t->req.url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)sub->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)(sub->timeout_ms < 10000 ? sub->timeout_ms : 10000));
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    if (strcmp(t->req.method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(t->req.method, "HEAD") == 0) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->req.body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->req.body_len);
+        if (strcmp(t->req.method, "POST") != 0)
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->req.method);
+    }
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->err);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    t->started_ns = mono_ns();
+    curl_multi_add_handle(w->multi, e);
+    t->next = w->inflight;
+    w->inflight = t;
+    w->ninflight++;
+}
+
+static void disable_subscriber(worker *w, const char *sub_id)
+{
+    subscriber s;
+    if (reg_get(w->r, w->cfg->prefix, sub_id, &s) != REG_STORED)
+        return;
+    s.enabled = false;
+    s.updated_at_ms = wall_ms();
+    reg_put(w->r, w->cfg->prefix, &s, 0, NULL);
+    log_msg(LOG_WARN, "subscriber.disabled", "subscriber_id=%s reason=\"410 Gone\"", sub_id);
+    sub_free(&s);
+}
+
+static void finish(worker *w, transfer *t, CURLcode res)
+{
+    long status = 0;
+    if (res == CURLE_OK)
+        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    int64_t latency_ms = (mono_ns() - t->started_ns) / 1000000;
+    metrics_observe(H_DELIVERY_SECONDS, (double)latency_ms / 1000.0);
+    metrics_status((int)status);
+    char error[300] = "";
+    if (res != CURLE_OK)
+        snprintf(error, sizeof error, "%s", t->err[0] ? t->err : curl_easy_strerror(res));
+    else if (status < 200 || status > 299)
+        snprintf(error, sizeof error, "HTTP %ld", status);
+    const subscriber *s = t->sub;
+    int attempt = t->job.attempts + 1;
+    int64_t now = wall_ms();
+    retry_verdict v = retry_classify((int)status, s->nsuccess >= 0 ? s->success_codes : NULL,
+                                     s->nsuccess >= 0 ? (size_t)s->nsuccess : 0,
+                                     s->ndiscard >= 0 ? s->discard_codes : NULL,
+                                     s->ndiscard >= 0 ? (size_t)s->ndiscard : 0);
+    const char *state;
+    int64_t due = 0;
+    switch (v) {
+    case RETRY_DONE:
+        state = "delivered";
+        error[0] = '\0';
+        metrics_inc(M_DELIVER_DELIVERED, 1);
+        break;
+    case RETRY_DISCARD:
+        state = "discarded";
+        metrics_inc(M_DELIVER_DISCARDED, 1);
+        break;
+    case RETRY_GONE:
+        state = "gone";
+        metrics_inc(M_DELIVER_GONE, 1);
+        disable_subscriber(w, s->id);
+        break;
+    default: {
+        retry_policy p = {.max_attempts = s->max_attempts, .delays_ms = s->retry_delays_ms,
+                          .ndelays = (size_t)s->nretry_delays};
+        int64_t after = -1;
+        if ((status == 429 || status == 503) && t->retry_after[0])
+            after = retry_parse_after(t->retry_after, now / 1000);
+        uint32_t rnd;
+        codec_random(&rnd, sizeof rnd);
+        int64_t delay = retry_next_delay_ms(&p, attempt, after, rnd);
+        if (delay < 0) {
+            state = "dead";
+            metrics_inc(M_DELIVER_DEAD, 1);
+        } else {
+            state = "retrying";
+            due = now + delay;
+            metrics_inc(M_DELIVER_RETRIED, 1);
+        }
+    }
+    }
+    log_attempt(&t->job, attempt, (int)status, latency_ms, state, error);
+    settle(w, &t->job, state, attempt, attempt_json(now, (int)status, latency_ms, error), due,
+           (int)status, error);
+}
+
+static void reap(worker *w)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(w->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        transfer *t;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        CURLcode res = m->data.result;
+        curl_multi_remove_handle(w->multi, t->easy);
+        for (transfer **pp = &w->inflight; *pp; pp = &(*pp)->next)
+            if (*pp == t) {
+                *pp = t->next;
+                break;
+            }
+        w->ninflight--;
+        finish(w, t, res);
+        transfer_free(t);
+    }
+}
+
+static void heartbeat(worker *w)
+{
+    if (!w->ninflight)
+        return;
+    char **ids = malloc((size_t)w->ninflight * sizeof *ids);
+    size_t n = 0;
+    for (transfer *t = w->inflight; t; t = t->next)
+        ids[n++] = t->job.entry;
+    queue_heartbeat(w->r, w->cfg->prefix, w->consumer, ids, n);
+    free(ids);
+}
+
+/* Hands jobs still in flight back to the queue, unattempted, for another worker. */
+static void return_inflight(worker *w)
+{
+    while (w->inflight) {
+        transfer *t = w->inflight;
+        w->inflight = t->next;
+        curl_multi_remove_handle(w->multi, t->easy);
+        log_msg(LOG_INFO, "worker.returned", "job_id=%s", t->job.job_id);
+        settle(w, &t->job, "pending", t->job.attempts, NULL, 0, 0, "worker stopped");
+        transfer_free(t);
+        w->ninflight--;
+    }
+}
+
+static void serve_metrics(const http_req *q, http_resp *r, void *ctx)
+{
+    worker *w = ctx;
+    if (strcmp(q->path, "/healthz") == 0) {
+        buf_puts(&r->body, "{\"status\":\"ok\"}");
+    } else if (strcmp(q->path, "/metrics") == 0) {
+        r->type = "text/plain; version=0.0.4";
+        metrics_render(&r->body);
+        buf_printf(&r->body,
+                   "# HELP switchyard_worker_inflight Deliveries in flight in this worker.\n"
+                   "# TYPE switchyard_worker_inflight gauge\nswitchyard_worker_inflight %d\n",
+                   w->ninflight);
+    } else {
+        http_error(r, 404, "not_found", "no such endpoint: %s", q->path);
+    }
+}
+
+int worker_run(const config *cfg)
+{
+    worker w = {.cfg = cfg};
+    char err[256], host[64] = "host", rnd[32];
+    gethostname(host, sizeof host - 1);
+    codec_new_id("", rnd);
+    rnd[8] = '\0';
+    snprintf(w.consumer, sizeof w.consumer, "%s-%d-%s", host, (int)getpid(), rnd);
+
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    w.r = rds_new(cfg->redis_url, 5000, err, sizeof err);
+    if (!w.r) {
+        log_msg(LOG_ERROR, "worker.config", "error=\"%s\"", err);
+        return 2;
+    }
+    w.reg = reg_start(cfg->redis_url, cfg->prefix, (int)cfg->refresh_ms, err, sizeof err);
+    http_server *srv = http_start(cfg->worker_listen, 1, 4096, serve_metrics, &w, err, sizeof err);
+    if (!srv || !w.reg) {
+        log_msg(LOG_ERROR, "worker.listen", "error=\"%s\"", err);
+        reg_stop(w.reg);
+        rds_free(w.r);
+        return 1;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    w.multi = curl_multi_init();
+    curl_multi_setopt(w.multi, CURLMOPT_MAXCONNECTS, (long)cfg->concurrency);
+    log_msg(LOG_INFO, "worker.started", "consumer=%s concurrency=%lld prefix=%s version=%s",
+            w.consumer, (long long)cfg->concurrency, cfg->prefix, SWITCHYARD_VERSION);
+
+    int64_t next_promote = 0, next_reclaim = 0, next_beat = 0;
+    int ready = 0, was_down = 0;
+    int64_t drain_until = 0;
+    while (!stopping || w.ninflight) {
+        int64_t now = mono_ns() / 1000000;
+        if (stopping && !drain_until)
+            drain_until = now + DRAIN_MS;
+        if (drain_until && now > drain_until)
+            break;
+        int up = rds_ensure(w.r) == 0;
+        if (!up && !was_down)
+            log_msg(LOG_WARN, "worker.redis_unavailable", "error=\"%s\"", rds_error(w.r));
+        else if (up && was_down)
+            log_msg(LOG_INFO, "worker.redis_back", "%s", "");
+        was_down = !up;
+        if (up && !ready)
+            ready = queue_setup(w.r, cfg->prefix) == 0;
+        if (up && w.unsettled)
+            flush_unsettled(&w);
+        if (up && ready && now >= next_promote) {
+            queue_promote(w.r, cfg->prefix, wall_ms());
+            next_promote = now + PROMOTE_EVERY_MS;
+        }
+        if (up && ready && now >= next_beat) {
+            heartbeat(&w);
+            next_beat = now + cfg->visibility_ms / 3;
+        }
+        int room = (int)cfg->concurrency - w.ninflight;
+        int taken = 0;
+        if (up && ready && !stopping && room > 0) {
+            int reclaim = now >= next_reclaim;
+            if (reclaim)
+                next_reclaim = now + RECLAIM_EVERY_MS;
+            queue_job *jobs = NULL;
+            int block = w.ninflight ? 0 : (int)(PROMOTE_EVERY_MS);
+            int n = queue_take(w.r, cfg->prefix, w.consumer, room, block, cfg->visibility_ms,
+                               reclaim, &jobs);
+            for (int k = 0; k < n; k++)
+                start(&w, &jobs[k]);
+            free(jobs);
+            taken = n > 0;
+        }
+        int running;
+        curl_multi_perform(w.multi, &running);
+        reap(&w);
+        if (!up) {
+            struct timespec ts = {0, 100 * 1000000};
+            if (!w.ninflight)
+                nanosleep(&ts, NULL);
+        }
+        if (w.ninflight && !taken)
+            curl_multi_poll(w.multi, NULL, 0, room > 0 && !stopping ? 10 : 200, NULL);
+    }
+    return_inflight(&w);
+    for (int i = 0; i < 50 && w.unsettled; i++) {
+        flush_unsettled(&w);
+        if (w.unsettled) {
+            struct timespec ts = {0, 100 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    while (w.unsettled) {   /* Redis is gone: these jobs are reclaimed after the visibility timeout */
+        outcome_retry *u = w.unsettled;
+        w.unsettled = u->next;
+        queue_job_free(&u->job);
+        free(u->attempt_json);
+        free(u->error);
+        free(u);
+    }
+    curl_multi_cleanup(w.multi);
+    curl_global_cleanup();
+    http_stop(srv, 1000);
+    reg_stop(w.reg);
+    rds_free(w.r);
+    log_msg(LOG_INFO, "worker.stopped", "consumer=%s", w.consumer);
+    return 0;
+}

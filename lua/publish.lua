@@ -1,0 +1,33 @@
+-- publish: stores one event and enqueues all its jobs, atomically.
+-- Every key is ARGV[1] (the prefix) .. a suffix; a prefix like "{sy}" puts them in one Cluster slot.
+-- KEYS: none.
+-- ARGV: prefix, event_id, topic, data_json, published_at_ms, expires_at_ms (0: never),
+--       due_ms (0: now, else the deliver_at time), retention_s, idempotency_key ("": none),
+--       then pairs of job_id, subscriber_id.
+-- Reply: {event_id, 1} when stored; {first_event_id, 0} when the idempotency key was seen in 24 h.
+local p = ARGV[1]
+local idem = ARGV[9]
+if idem ~= '' then
+  local first = redis.call('GET', p .. ':idem:' .. idem)
+  if first then return {first, 0} end
+end
+local eid, retention, due = ARGV[2], tonumber(ARGV[8]), tonumber(ARGV[7])
+local jobs = {}
+for i = 10, #ARGV, 2 do jobs[#jobs + 1] = ARGV[i] end
+local ev = p .. ':ev:' .. eid
+redis.call('HSET', ev, 'topic', ARGV[3], 'data', ARGV[4], 'published_at', ARGV[5],
+           'expires_at', ARGV[6], 'jobs', table.concat(jobs, ','))
+redis.call('EXPIRE', ev, retention)
+for i = 10, #ARGV, 2 do
+  local jid, sid = ARGV[i], ARGV[i + 1]
+  local jk = p .. ':job:' .. jid
+  redis.call('HSET', jk, 'event', eid, 'sub', sid, 'state', 'pending', 'attempts', 0)
+  redis.call('EXPIRE', jk, retention)
+  if due > 0 then
+    redis.call('ZADD', p .. ':delayed', due, jid)
+  else
+    redis.call('XADD', p .. ':jobs', '*', 'j', jid)
+  end
+end
+if idem ~= '' then redis.call('SET', p .. ':idem:' .. idem, eid, 'EX', 86400) end
+return {eid, 1}

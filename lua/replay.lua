@@ -1,0 +1,14 @@
+-- replay: puts a dead-lettered job back on the stream with a fresh attempt count; its webhook-id
+-- (the job id) and attempt history stay.
+-- KEYS: none.
+-- ARGV: prefix, job_id.
+-- Reply: 1 if replayed, 0 if the job is not a dead letter.
+local p, jid = ARGV[1], ARGV[2]
+local jk = p .. ':job:' .. jid
+local sid = redis.call('HGET', jk, 'sub')
+if redis.call('ZREM', p .. ':dead', jid) == 0 or not sid then return 0 end
+redis.call('ZREM', p .. ':dead:' .. sid, jid)
+redis.call('HSET', jk, 'state', 'pending', 'attempts', 0)
+redis.call('HDEL', jk, 'dead_at')
+redis.call('XADD', p .. ':jobs', '*', 'j', jid)
+return 1

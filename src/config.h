@@ -1,0 +1,36 @@
+/* config — every setting of every subcommand: defaults, SWITCHYARD_* environment variables (and
+ * switch's aliases), then command-line flags, in rising precedence; --help text.
+ * Calls: nothing (reads the environment). */
+#ifndef SY_CONFIG_H
+#define SY_CONFIG_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct config {
+    char listen[256];          /* hub listen address, host:port */
+    char worker_listen[256];   /* worker metrics/health address, host:port */
+    char redis_url[512];       /* redis://[user:pass@]host:port/db */
+    char prefix[64];           /* Redis key prefix */
+    char jwt_secret[512];      /* publisher token secret; "" = not set */
+    char admin_token[512];     /* admin credential; "" = admin API refuses everything */
+    char hub_url[512];         /* hub base URL the CLI talks to */
+    char log_format[16];       /* "kv" or "json" */
+    char log_level[16];        /* "debug", "info", "warn", "error" */
+    int64_t max_body;          /* request body limit, bytes */
+    int64_t filter_deadline_ms;/* per filter evaluation, ms */
+    int64_t concurrency;       /* worker: deliveries in flight per process */
+    int64_t hub_threads;       /* hub: HTTP worker threads */
+    int64_t visibility_ms;     /* worker: a job idle this long in another consumer is reclaimed, ms */
+    int64_t retention_s;       /* how long events, jobs and dead letters are kept, s */
+    int64_t refresh_ms;        /* how often a process checks for subscriber changes, ms */
+} config;
+
+/* Fills c with defaults, then the environment, then argv flags ("--name value" or "--name=value";
+ * names as in --help). Positional arguments are left in *rest / *nrest (pointers into argv).
+ * Returns 0, or -1 with a message naming the setting and what is allowed in err. */
+int config_load(config *c, int argc, char **argv, char ***rest, int *nrest, char *err, size_t errlen);
+
+/* Writes the settings table (flag, environment variable, default, meaning) to buf-like out. */
+void config_help(char *out, size_t outlen);
+
+#endif

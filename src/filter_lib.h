@@ -1,0 +1,64 @@
+/* filter_lib — what filters can call: helper functions over event data, and bounded replacements for the
+ * parts of Lua's string and table libraries whose work inside C the instruction count hook cannot see
+ * (pattern matching, string.rep, table.move/unpack/sort/insert/remove/concat).
+ * Engine: no I/O. Calls: Lua, cJSON, and back into its owner only through filter_lib_ctx.
+ *
+ * Pattern matching (string.find/match/gmatch/gsub) is our own implementation of Lua 5.4 patterns
+ * (manual §6.4.1): classes %a %c %d %g %l %p %s %u %w %x and their complements, %<punct> escapes, sets with
+ * ranges, classes and ^, '.', quantifiers * + - ?, anchors ^ and $, captures and position captures,
+ * back-references %1-%9, %bxy and %f[set]. It bills each matching step to ctx->charge and stops with
+ * "pattern too complex: <reason>" when the evaluation's budget or deadline runs out, and it refuses more than
+ * 200 nested pattern items ("pattern too complex"). Plain find (4th argument true, or no magic characters)
+ * does not use the matcher.
+ *
+ * Helpers (global functions; all nil-safe: a wrong or missing argument gives false/nil, never an error):
+ *   has(v, key)            true if object v has key (even when its value is null) or array v has index key
+ *   is_null(v, key)        true only if v[key] exists and is JSON null (absent gives false)
+ *   startswith(s, prefix)  true if string s begins with prefix
+ *   endswith(s, suffix)    true if string s ends with suffix
+ *   contains(s, x)         substring test for a string; element test for an array or Lua table; key test
+ *                          for an object (like Python's "in")
+ *   glob(s, pattern)       whole-string match with '*' (any run of bytes) and '?' (one byte); nothing else
+ *                          is special
+ *   one_of(x, ...)         true if x equals (raw ==) any of the other arguments
+ *   lower(s) / upper(s)    ASCII case folding of a string or number; nil for anything else
+ *   num(x)                 x if a number; the number a numeric string spells ("12", " 0x1F ", "1e3"); else nil
+ *   path(v, "a.b.1")       dotted lookup through objects, arrays (numeric steps) and tables; nil if any
+ *                          step is missing
+ *   type(v)                as Lua's, but "table" for event data objects and arrays */
+#ifndef SY_FILTER_LIB_H
+#define SY_FILTER_LIB_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <lua.h>
+
+/* What the library needs from the engine that owns the Lua state. It must outlive the state. */
+typedef struct filter_lib_ctx {
+    size_t string_bytes; /* largest string a library function may build, in bytes */
+    /* Bills units of work done in C (one unit is about one VM instruction) to the running evaluation.
+     * Returns 0, or -1 with *why set to a static sentence when the budget or the deadline is exhausted.
+     * Never raises. */
+    int (*charge)(void *ud, int64_t units, const char **why);
+    /* The JSON object or array behind the event-data proxy at idx, or NULL if the value there is not a
+     * proxy. Raises a Lua error for a proxy of an event that is no longer presented. */
+    const cJSON *(*node_of)(void *ud, lua_State *L, int idx);
+    void *ud; /* passed back to charge and node_of */
+} filter_lib_ctx;
+
+/* Replaces find, match, gmatch, gsub and rep in the string library table at idx with bounded versions
+ * and removes dump. */
+void filter_lib_patch_string(lua_State *L, int idx, filter_lib_ctx *ctx);
+
+/* Wraps move, unpack, sort, insert, remove and concat in the table library table at idx so that their
+ * element loops are billed (up front) to ctx->charge. */
+void filter_lib_patch_table(lua_State *L, int idx, filter_lib_ctx *ctx);
+
+/* Sets the helper functions listed above into the table at idx (the filters' globals). */
+void filter_lib_open_helpers(lua_State *L, int idx, filter_lib_ctx *ctx);
+
+/* The member of JSON object obj whose key is exactly key[0..len) (embedded NULs never match), or NULL. */
+const cJSON *filter_lib_json_field(const cJSON *obj, const char *key, size_t len);
+
+#endif

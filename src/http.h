@@ -1,0 +1,51 @@
+/* http — the HTTP server glue over libmicrohttpd: listening, request bodies with a size limit,
+ * JSON responses and errors. Routing is the caller's (one handler function per server).
+ * Calls: buf, log, cJSON, libmicrohttpd.
+ * The handler runs on one of the server's threads; several handlers run at once. */
+#ifndef SY_HTTP_H
+#define SY_HTTP_H
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+
+typedef struct http_req {
+    const char *method;     /* as sent, e.g. "POST" */
+    const char *path;       /* URL path, without the query string */
+    const char *body;       /* request body, NUL-terminated; "" when none */
+    size_t body_len;        /* bytes in body */
+    void *conn;             /* the MHD connection (for http_header / http_query) */
+} http_req;
+
+typedef struct http_resp {
+    int status;             /* HTTP status */
+    buf body;               /* response body */
+    const char *type;       /* content type; NULL = application/json */
+    char retry_after[16];   /* Retry-After value, or "" */
+    char allow[64];         /* Allow value for 405, or "" */
+} http_resp;
+
+typedef void (*http_handler)(const http_req *req, http_resp *resp, void *ctx);
+
+typedef struct http_server http_server;
+
+/* Starts serving on listen ("host:port", "[v6]:port" or ":port") with threads worker threads.
+ * Bodies over max_body bytes are refused with 413 without being buffered. Returns NULL with the
+ * reason in err. */
+http_server *http_start(const char *listen, unsigned threads, size_t max_body, http_handler handler,
+                        void *ctx, char *err, size_t errlen);
+/* Stops accepting, lets requests in flight finish (up to grace_ms), then stops. */
+void http_stop(http_server *s, int grace_ms);
+
+/* A request header (case-insensitive name) or query argument, or NULL. */
+const char *http_header(const http_req *req, const char *name);
+const char *http_query(const http_req *req, const char *name);
+
+/* Sets resp to {"error": {"code": code, "message": <formatted>}} with status. */
+void http_error(http_resp *resp, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Sets resp to the JSON of obj with status, and deletes obj. */
+void http_json(http_resp *resp, int status, cJSON *obj);
+
+#endif

@@ -1,0 +1,95 @@
+/* queue — every Redis operation on events and jobs: enqueue an event's jobs, take jobs for a worker,
+ * settle attempts, promote delayed jobs, reclaim jobs of dead workers, read event history and dead
+ * letters. Multi-key writes go through the scripts in lua/.
+ * Calls: rds, codec, buf, cJSON, log.
+ * Keys (P = prefix): P:jobs (stream, group "workers"), P:delayed (zset job -> due ms), P:dead and
+ * P:dead:<sub> (zset job -> dead_at ms), P:ev:<event> (hash), P:job:<job> (hash), P:job:<job>:log
+ * (list of attempt JSON), P:idem:<key> (string, 24 h). */
+#ifndef SY_QUEUE_H
+#define SY_QUEUE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "rds.h"
+
+#define QUEUE_GROUP "workers"
+
+typedef struct queue_event {
+    const char *id;            /* event id */
+    const char *topic;         /* published topic */
+    const char *data;          /* data as JSON text */
+    size_t data_len;           /* bytes in data */
+    int64_t published_at_ms;   /* epoch ms */
+    int64_t expires_at_ms;     /* epoch ms, 0 = never */
+    int64_t due_ms;            /* deliver_at, epoch ms; 0 = now */
+    const char *idem_key;      /* Idempotency-Key or NULL */
+} queue_event;
+
+/* Stores ev and enqueues one job per subscriber id (job ids given). Atomic.
+ * Returns 0 (stored; *first_id is NULL) or 1 (idempotency key seen: *first_id is the first event's
+ * id, malloc'd), or -1 when Redis is unavailable (nothing was enqueued). */
+int queue_publish(rds *r, const char *prefix, int64_t retention_s, const queue_event *ev,
+                  const char *const *job_ids, const char *const *sub_ids, size_t n,
+                  char **first_id);
+
+typedef struct queue_job {
+    char *entry;               /* stream entry id (for settle) */
+    char *job_id;              /* webhook-id */
+    char *sub_id;              /* subscriber id */
+    int attempts;              /* attempts made before this one */
+    char *event_id;            /* event id */
+    char *topic;               /* event topic */
+    char *data;                /* event data JSON */
+    int64_t published_at_ms;   /* epoch ms */
+    int64_t expires_at_ms;     /* epoch ms, 0 = never */
+} queue_job;
+
+void queue_job_free(queue_job *j);
+
+/* Creates the consumer group if missing. Returns 0 or -1. */
+int queue_setup(rds *r, const char *prefix);
+/* Takes up to max new jobs for consumer (blocking up to block_ms when block_ms > 0; 0 = don't
+ * block), plus up to max jobs idle for visibility_ms in other consumers. Fills *out (malloc'd array,
+ * caller frees each with queue_job_free and the array with free). Returns the count or -1. */
+int queue_take(rds *r, const char *prefix, const char *consumer, int max, int block_ms,
+               int64_t visibility_ms, int reclaim, queue_job **out);
+/* Resets the idle time of entries this consumer holds, so they are not reclaimed while alive. */
+int queue_heartbeat(rds *r, const char *prefix, const char *consumer, char *const *entries,
+                    size_t n);
+/* Moves due delayed jobs to the stream. Returns how many moved, or -1. */
+int queue_promote(rds *r, const char *prefix, int64_t now_ms);
+
+typedef struct queue_outcome {
+    const char *state;         /* delivered | retrying | dead | discarded | gone | expired */
+    int attempts;              /* attempts made, this one included */
+    const char *attempt_json;  /* {"at","status","latency_ms","error"} or "" if none was made */
+    int64_t due_ms;            /* retrying: when, epoch ms */
+    int64_t now_ms;            /* epoch ms */
+    int last_status;           /* HTTP status, 0 = none */
+    const char *last_error;    /* "" if none */
+} queue_outcome;
+
+/* Records an attempt's outcome and releases the stream entry. Returns 0 or -1. */
+int queue_settle(rds *r, const char *prefix, int64_t retention_s, const queue_job *j,
+                 const queue_outcome *o);
+
+/* GET /v1/events/{id} body, or NULL with *found = 0 (no such event) or -1 (Redis failed). */
+cJSON *queue_event_json(rds *r, const char *prefix, const char *event_id, int *found);
+/* Dead letters, newest last, from cursor ("" = start), at most limit, optionally one subscriber.
+ * Returns {"items": [...], "next_cursor": ...} or NULL (Redis failed). */
+cJSON *queue_dead_list(rds *r, const char *prefix, const char *sub_id, const char *cursor,
+                       int limit);
+/* 1 replayed, 0 not a dead letter, -1 Redis failed. */
+int queue_dead_replay(rds *r, const char *prefix, const char *job_id);
+/* 1 deleted, 0 not a dead letter, -1 Redis failed. */
+int queue_dead_delete(rds *r, const char *prefix, const char *job_id);
+/* Replays the dead letters of sub_id (NULL: all) dead between since_ms and until_ms. Returns the
+ * count, or -1. */
+long queue_dead_replay_range(rds *r, const char *prefix, const char *sub_id, int64_t since_ms,
+                             int64_t until_ms);
+/* Jobs waiting: stream length + delayed. -1 on failure. */
+long long queue_depth(rds *r, const char *prefix, long long *delayed, long long *dead);
+
+#endif

@@ -1,0 +1,38 @@
+/* rds — one Redis connection: URL parsing (redis://[user:password@]host:port/db), connect with
+ * timeouts, reconnect with backoff, and the embedded scripts of lua/ run by EVALSHA (loaded on
+ * NOSCRIPT). Calls: log, hiredis, OpenSSL (SHA-1 of the scripts).
+ * An rds is used by one thread at a time. Replies are the caller's: freeReplyObject(). */
+#ifndef SY_RDS_H
+#define SY_RDS_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+typedef struct rds rds;
+
+/* Parses url; does not connect yet. Returns NULL with the reason in err (bad URL). */
+rds *rds_new(const char *url, int timeout_ms, char *err, size_t errlen);
+void rds_free(rds *r);
+
+/* Connects if not connected; while Redis is away, tries at most once per backoff step (100 ms
+ * doubling to 2 s). Returns 0 when connected, else -1 (reason in rds_error). */
+int rds_ensure(rds *r);
+/* The last connection or command error, for logs and /readyz. */
+const char *rds_error(const rds *r);
+int rds_connected(const rds *r);
+
+/* Runs a command. Returns the reply (caller frees), or NULL when the connection failed (it is then
+ * dropped and re-made by the next rds_ensure). A Redis error reply is returned as a reply of type
+ * REDIS_REPLY_ERROR, not NULL. */
+redisReply *rds_cmd(rds *r, const char *fmt, ...);
+redisReply *rds_argv(rds *r, int argc, const char **argv, const size_t *lens);
+
+/* Runs the embedded script lua/<name>.lua with no KEYS and the given ARGV. Same reply rules. */
+redisReply *rds_script(rds *r, const char *name, int argc, const char **argv, const size_t *lens);
+
+/* Pipelining: append commands, then read their replies in order (NULL on a failed connection). */
+int rds_append_argv(rds *r, int argc, const char **argv, const size_t *lens);
+redisReply *rds_read(rds *r);
+
+#endif

@@ -1,0 +1,70 @@
+"""Running the processes: health and readiness, Prometheus metrics, configuration (--help, required
+secret, switch env aliases)."""
+import re
+import unittest
+
+from harness import SwitchyardCase, free_port, http_request, mint_jwt
+
+SETTINGS = ("SWITCHYARD_LISTEN", "SWITCHYARD_REDIS_URL", "SWITCHYARD_JWT_SECRET", "SWITCHYARD_ADMIN_TOKEN",
+            "SWITCHYARD_PREFIX", "SWITCHYARD_CONCURRENCY", "SWITCHYARD_WORKER_LISTEN", "SWITCHYARD_MAX_BODY",
+            "SWITCHYARD_FILTER_DEADLINE_MS")
+SAMPLE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? [-+0-9.eEInfNa]+( \d+)?$')
+
+
+class OperationsTest(SwitchyardCase):
+    def setUp(self):
+        super().setUp()
+        self.start_redis()
+
+    def assertPrometheusText(self, resp):
+        self.assertEqual(resp.status, 200, resp)
+        self.assertTrue(resp.headers.get("content-type", "").startswith("text/plain"), resp.headers)
+        lines = [line for line in resp.text.splitlines() if line.strip()]
+        self.assertTrue(any(line.startswith("# TYPE ") for line in lines), resp.text[:500])
+        for line in lines:
+            if not line.startswith("#"):
+                self.assertRegex(line, SAMPLE)
+
+    def test_hub_health_and_readiness(self):
+        hub = self.start_hub()
+        self.assertEqual(hub.request("GET", "/healthz").status, 200)
+        self.assertEqual(hub.request("GET", "/readyz").status, 200)
+
+    def test_hub_is_alive_but_not_ready_without_redis(self):
+        hub = self.start_hub()
+        self.redis.stop()
+        self.assertEqual(hub.request("GET", "/healthz").status, 200)
+        self.assertEqual(hub.request("GET", "/readyz").status, 503)
+
+    def test_hub_metrics_are_prometheus_text(self):
+        hub = self.start_hub()
+        hub.publish("orders.created", {"a": 1})
+        self.assertPrometheusText(hub.request("GET", "/metrics"))
+
+    def test_worker_serves_health_and_metrics(self):
+        worker = self.start_worker()
+        self.assertEqual(http_request("GET", worker.url("/healthz")).status, 200)
+        self.assertPrometheusText(http_request("GET", worker.url("/metrics")))
+
+    def test_help_lists_every_setting(self):
+        result = self.run_cli("--help")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        for name in SETTINGS:
+            self.assertIn(name, result.stdout + result.stderr)
+
+    def test_hub_refuses_to_start_without_jwt_secret(self):
+        hub = self.start_hub(ready=False, SWITCHYARD_JWT_SECRET=None)
+        self.assertNotEqual(hub.process.wait_exit(timeout=10), 0)
+        self.assertIn("SWITCHYARD_JWT_SECRET", hub.process.logs())
+
+    def test_switch_env_names_are_accepted(self):
+        port = free_port()
+        secret = "switch-style-secret"
+        hub = self.start_hub(port=port, SWITCHYARD_LISTEN=None, SWITCHYARD_JWT_SECRET=None,
+                             SWITCH_SERVER_PORT=port, SWITCH_JWT_SECRET=secret)
+        resp = hub.publish("orders.created", {"a": 1}, token=mint_jwt(secret))
+        self.assertEqual(resp.status, 202, resp)
+
+
+if __name__ == "__main__":
+    unittest.main()
