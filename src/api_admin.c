@@ -476,6 +476,18 @@ static void dead(hub *h, hub_thread *t, const http_req *q, http_resp *r, const c
 void api_admin(hub *h, const http_req *q, http_resp *r)
 {
     const char *p = q->path + 4;   /* after "/v1/" */
+    static const char *const roots[] = {"subscribers", "filters/test", "match", "events/", "dead",
+                                        NULL};
+    int known = 0;
+    for (const char *const *root = roots; *root; root++) {
+        size_t n = strlen(*root);
+        if (strncmp(p, *root, n) == 0 && (p[n] == '\0' || p[n] == '/' || (*root)[n - 1] == '/'))
+            known = 1;
+    }
+    if (!known) {
+        http_error(r, 404, "not_found", "no such endpoint: %s %s", q->method, q->path);
+        return;
+    }
     if (!admin_ok(h, q, r))
         return;
     hub_thread *t = hub_thread_get(h);

@@ -1,1 +1,889 @@
-/* placeholder */
+#include "filter.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "buf.h"
+#include "filter_lib.h"
+
+#define HOOK_EVERY 1000        /* VM instructions between count hooks */
+#define HOOK_EVERY_FINE 16     /* ... once an evaluation handles big objects (see go_fine) */
+#define BIG_ALLOC 16384        /* bytes: an allocation this large during an evaluation goes fine-grained */
+#define BIG_SOURCE 8192        /* bytes: filters this long (big constants) are always run fine-grained */
+#define SMALL_ALLOC 1024       /* bytes: allocations this small still succeed past the deadline */
+#define CLOCK_EVERY_BYTES (256 * 1024) /* bytes allocated by an evaluation between clock reads */
+#define CLOCK_EVERY_UNITS 1024 /* units of billed C work between clock reads */
+#define SMALL_ARRAY 8          /* arrays up to this index are walked; beyond it they get an index */
+#define PROXY_MAGIC 0x53594450u
+#define LIVE_NORMAL 1
+#define LIVE_BIG 2
+
+/* The chunk's _ENV becomes a constant local so no filter can swap its environment for its next run. */
+#define PREFIX_CHUNK "local _ENV <const>, data = _ENV, ...; "
+#define PREFIX_EXPR PREFIX_CHUNK "return "
+
+enum stop { STOP_NONE, STOP_BUDGET, STOP_DEADLINE, STOP_MEMORY };
+
+struct filter_engine {
+    lua_State *L;
+    filter_limits lim;         /* limits in force (zero fields replaced by defaults) */
+    filter_lib_ctx lib;        /* what filter_lib needs: string limit, billing, proxy lookup */
+    size_t mem_used;           /* bytes currently allocated by the Lua state */
+    int in_eval;               /* 1 while filter_eval runs Lua code */
+    int fine;                  /* 1 while the count hook runs every HOOK_EVERY_FINE instructions */
+    enum stop stop;            /* why the running evaluation is being stopped */
+    int64_t instr_left;        /* instructions (and billed units of C work) left to this evaluation */
+    int64_t started_ns;        /* monotonic time of this evaluation's first clock read, ns; 0 = none yet */
+    int64_t units_unclocked;   /* units billed since the last clock read */
+    size_t bytes_unclocked;    /* bytes allocated by this evaluation since the last clock read */
+    uint64_t gen;              /* event generation, bumped by every filter_set_event/filter_clear_event */
+    const cJSON *event;        /* the presented event data (borrowed) */
+    int event_broken;          /* 1 if presenting the event ran out of memory: evaluations fail */
+    int env_ref;               /* registry ref: the read-only globals filters see */
+    int cache_mt_ref;          /* registry ref: metatable of proxy caches ({__index = proxy_index}) */
+    int root_ref;              /* registry ref: the proxy for the current event's data */
+    unsigned char *live;       /* live[h]: LIVE_NORMAL/LIVE_BIG if handle h is compiled, else 0 */
+    size_t nlive;              /* entries in live */
+    char msg_budget[96];       /* the error texts of the three limits */
+    char msg_deadline[96];
+    char msg_memory[96];
+};
+
+/* A read-only view of one JSON object or array. Its metatable's __index is a per-proxy cache table
+ * (values already converted, so repeated reads stay inside the VM); a miss there calls proxy_index. */
+typedef struct proxy {
+    uint32_t magic;       /* PROXY_MAGIC */
+    uint64_t gen;         /* event generation the node belongs to; node is dead once it differs */
+    const cJSON *node;    /* the object or array (borrowed from the event) */
+    lua_Integer size;     /* members, -1 until counted */
+    const cJSON **index;  /* array members by position (lives in uservalue 2), NULL until built */
+} proxy;
+
+static const cJSON empty_object = {.type = cJSON_Object};
+static const char cache_owner_key = 0; /* address used as the cache table's key for its proxy */
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+void filter_limits_default(filter_limits *lim)
+{
+    lim->deadline_ns = 5 * 1000 * 1000;
+    lim->instructions = 1000 * 1000;
+    lim->memory_bytes = (size_t)32 << 20;
+    lim->string_bytes = (size_t)1 << 20;
+}
+
+static filter_engine *engine_of(lua_State *L)
+{
+    return *(filter_engine **)lua_getextraspace(L);
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The clock starts at the evaluation's first check (within HOOK_EVERY instructions of its start), so
+ * filter_eval itself never reads the clock. */
+static int past_deadline(filter_engine *fe)
+{
+    int64_t now = now_ns();
+    if (!fe->started_ns) {
+        fe->started_ns = now;
+        return 0;
+    }
+    return now - fe->started_ns > fe->lim.deadline_ns;
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar);
+
+/* Big strings and tables make single instructions expensive (comparisons, table shifts), so once an
+ * evaluation allocates one the hook checks every few instructions instead of every thousand. */
+static void go_fine(filter_engine *fe)
+{
+    fe->fine = 1;
+    lua_sethook(fe->L, count_hook, LUA_MASKCOUNT, HOOK_EVERY_FINE);
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    filter_engine *fe = engine_of(L);
+    if (!fe->in_eval)
+        return;
+    fe->instr_left -= fe->fine ? HOOK_EVERY_FINE : HOOK_EVERY;
+    if (fe->instr_left < 0) {
+        fe->stop = STOP_BUDGET;
+        luaL_error(L, "%s", fe->msg_budget);
+    }
+    if (past_deadline(fe)) {
+        fe->stop = STOP_DEADLINE;
+        luaL_error(L, "%s", fe->msg_deadline);
+    }
+}
+
+/* filter_lib_ctx.charge */
+static int charge(void *ud, int64_t units, const char **why)
+{
+    filter_engine *fe = ud;
+    if (!fe->in_eval)
+        return 0;
+    fe->instr_left -= units;
+    if (fe->instr_left < 0) {
+        fe->stop = STOP_BUDGET;
+        *why = fe->msg_budget;
+        return -1;
+    }
+    fe->units_unclocked += units;
+    if (fe->units_unclocked >= CLOCK_EVERY_UNITS) {
+        fe->units_unclocked = 0;
+        if (past_deadline(fe)) {
+            fe->stop = STOP_DEADLINE;
+            *why = fe->msg_deadline;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void charge_or_raise(filter_engine *fe, lua_State *L, int64_t units)
+{
+    const char *why;
+    if (units > 0 && charge(fe, units, &why) != 0)
+        luaL_error(L, "%s", why);
+}
+
+/* The Lua allocator: counts bytes against the memory cap and, during an evaluation, meters allocation
+ * to read the clock (an allocation refused past the deadline ends the evaluation with LUA_ERRMEM). */
+static void *lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    filter_engine *fe = ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        free(ptr);
+        fe->mem_used -= old;
+        return NULL;
+    }
+    if (nsize > old) {
+        size_t grow = nsize - old;
+        if (fe->in_eval && fe->stop == STOP_DEADLINE && grow > SMALL_ALLOC)
+            return NULL; /* past the deadline: still room for an error message, not for work */
+        if (fe->mem_used + grow > fe->lim.memory_bytes) {
+            if (fe->in_eval && fe->stop == STOP_NONE)
+                fe->stop = STOP_MEMORY;
+            return NULL;
+        }
+        if (fe->in_eval) {
+            if (nsize >= BIG_ALLOC && !fe->fine)
+                go_fine(fe);
+            fe->bytes_unclocked += grow;
+            if (fe->bytes_unclocked >= CLOCK_EVERY_BYTES) {
+                fe->bytes_unclocked = 0;
+                if (past_deadline(fe)) {
+                    fe->stop = STOP_DEADLINE;
+                    return NULL;
+                }
+            }
+        }
+    }
+    void *p = realloc(ptr, nsize);
+    if (!p) {
+        if (nsize > old)
+            return NULL;
+        p = ptr; /* Lua assumes shrinking never fails: keep the bigger block */
+    }
+    fe->mem_used = fe->mem_used - old + nsize;
+    return p;
+}
+
+/* ---- event data proxies ---- */
+
+static void check_live(filter_engine *fe, lua_State *L, const proxy *px)
+{
+    if (px->gen != fe->gen)
+        luaL_error(L, "data from a previous event is no longer available");
+}
+
+static proxy *to_proxy(lua_State *L, int idx)
+{
+    proxy *px = lua_touserdata(L, idx);
+    if (!px || lua_type(L, idx) != LUA_TUSERDATA || lua_rawlen(L, idx) != sizeof *px ||
+        px->magic != PROXY_MAGIC)
+        return NULL;
+    return px;
+}
+
+/* filter_lib_ctx.node_of */
+static const cJSON *node_of(void *ud, lua_State *L, int idx)
+{
+    proxy *px = to_proxy(L, idx);
+    if (!px)
+        return NULL;
+    check_live(ud, L, px);
+    return px->node;
+}
+
+static int proxy_index(lua_State *L);
+static int proxy_newindex(lua_State *L);
+static int proxy_len(lua_State *L);
+static int proxy_pairs(lua_State *L);
+
+/* Pushes a new proxy for node: userdata P (uservalue 1: cache C) with metatable
+ * {__index = C, __newindex, __len, __pairs, __name}; C's metatable is the shared cache metatable and
+ * C[&cache_owner_key] = P lets proxy_index find the node. */
+static void push_proxy(filter_engine *fe, lua_State *L, const cJSON *node)
+{
+    proxy *px = lua_newuserdatauv(L, sizeof *px, 2);
+    *px = (proxy){PROXY_MAGIC, fe->gen, node, -1, NULL};
+    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, fe->cache_mt_ref);
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -3);
+    lua_rawsetp(L, -2, &cache_owner_key);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, -4, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, proxy_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, proxy_len);
+    lua_setfield(L, -2, "__len");
+    lua_pushcfunction(L, proxy_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushliteral(L, "data");
+    lua_setfield(L, -2, "__name");
+    lua_setmetatable(L, -2);
+}
+
+/* JSON numbers arrive as doubles (cJSON keeps no text), so integers beyond 2^53 have already lost
+ * precision; an integral value within int64 becomes a Lua integer, anything else a float. */
+static void push_number(lua_State *L, double d)
+{
+    if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 && d == floor(d))
+        lua_pushinteger(L, (lua_Integer)d);
+    else
+        lua_pushnumber(L, d);
+}
+
+static void push_json(filter_engine *fe, lua_State *L, const cJSON *c)
+{
+    switch (c->type & 0xFF) {
+    case cJSON_String: lua_pushstring(L, c->valuestring ? c->valuestring : ""); break;
+    case cJSON_Number: push_number(L, c->valuedouble); break;
+    case cJSON_True: lua_pushboolean(L, 1); break;
+    case cJSON_False: lua_pushboolean(L, 0); break;
+    case cJSON_Object:
+    case cJSON_Array: push_proxy(fe, L, c); break;
+    default: lua_pushnil(L); /* null (and raw/invalid) */
+    }
+}
+
+static lua_Integer member_count(filter_engine *fe, lua_State *L, proxy *px)
+{
+    if (px->size < 0) {
+        lua_Integer n = 0;
+        for (const cJSON *c = px->node->child; c; c = c->next)
+            n++;
+        charge_or_raise(fe, L, n / 8);
+        px->size = n;
+    }
+    return px->size;
+}
+
+/* Member i (1-based) of the array proxy px at stack index pidx. */
+static const cJSON *array_at(filter_engine *fe, lua_State *L, proxy *px, int pidx, lua_Integer i)
+{
+    if (!px->index && i <= SMALL_ARRAY) {
+        const cJSON *c = px->node->child;
+        while (c && --i > 0)
+            c = c->next;
+        return c;
+    }
+    if (!px->index) {
+        lua_Integer n = member_count(fe, L, px);
+        if (n == 0)
+            return NULL;
+        const cJSON **index = lua_newuserdatauv(L, (size_t)n * sizeof *index, 0);
+        lua_Integer k = 0;
+        for (const cJSON *c = px->node->child; c && k < n; c = c->next)
+            index[k++] = c;
+        lua_setiuservalue(L, pidx, 2);
+        px->index = index;
+    }
+    return i <= px->size ? px->index[i - 1] : NULL;
+}
+
+/* The member of px (at pidx) named by the key at kidx, or NULL. */
+static const cJSON *member_of(filter_engine *fe, lua_State *L, proxy *px, int pidx, int kidx)
+{
+    if (cJSON_IsObject(px->node)) {
+        if (lua_type(L, kidx) != LUA_TSTRING)
+            return NULL;
+        size_t kl, walked;
+        const char *k = lua_tolstring(L, kidx, &kl);
+        const cJSON *c = filter_lib_json_field(px->node, k, kl, &walked);
+        charge_or_raise(fe, L, (int64_t)(walked / 16));
+        return c;
+    }
+    int isint = 0;
+    lua_Integer i = lua_type(L, kidx) == LUA_TNUMBER ? lua_tointegerx(L, kidx, &isint) : 0;
+    if (i < 1 || !isint)
+        return NULL;
+    return array_at(fe, L, px, pidx, i);
+}
+
+/* __index of a cache table (cache, key): converts the member, remembers it, returns it. */
+static int proxy_index(lua_State *L)
+{
+    filter_engine *fe = engine_of(L);
+    lua_settop(L, 2);
+    lua_rawgetp(L, 1, &cache_owner_key);
+    proxy *px = to_proxy(L, 3);
+    if (!px)
+        return 0;
+    check_live(fe, L, px);
+    const cJSON *c = member_of(fe, L, px, 3, 2);
+    if (!c)
+        return 0;
+    push_json(fe, L, c);
+    if (!lua_isnil(L, -1)) {
+        lua_pushvalue(L, 2);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, 1);
+    }
+    return 1;
+}
+
+static int proxy_newindex(lua_State *L)
+{
+    return luaL_error(L, "data is read-only");
+}
+
+static int proxy_len(lua_State *L)
+{
+    filter_engine *fe = engine_of(L);
+    proxy *px = to_proxy(L, 1);
+    if (!px)
+        return 0;
+    check_live(fe, L, px);
+    lua_pushinteger(L, member_count(fe, L, px));
+    return 1;
+}
+
+/* Iterator of pairs(proxy). Upvalues: the proxy, the last member visited (light userdata), its position. */
+static int proxy_next(lua_State *L)
+{
+    filter_engine *fe = engine_of(L);
+    proxy *px = to_proxy(L, lua_upvalueindex(1));
+    if (!px)
+        return 0;
+    check_live(fe, L, px);
+    const cJSON *last = lua_touserdata(L, lua_upvalueindex(2));
+    lua_Integer pos = lua_tointeger(L, lua_upvalueindex(3));
+    const cJSON *c = last ? last->next : pos == 0 ? px->node->child : NULL;
+    if (!c) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushlightuserdata(L, (void *)c);
+    lua_replace(L, lua_upvalueindex(2));
+    lua_pushinteger(L, ++pos);
+    lua_replace(L, lua_upvalueindex(3));
+    if (cJSON_IsObject(px->node))
+        lua_pushstring(L, c->string ? c->string : "");
+    else
+        lua_pushinteger(L, pos);
+    /* the value goes through the cache so that pairs and indexing give the same proxies */
+    lua_getiuservalue(L, lua_upvalueindex(1), 1);
+    lua_pushvalue(L, -2);
+    if (lua_rawget(L, -2) == LUA_TNIL) {
+        lua_pop(L, 1);
+        push_json(fe, L, c);
+        if (!lua_isnil(L, -1)) {
+            lua_pushvalue(L, -3);
+            lua_pushvalue(L, -2);
+            lua_rawset(L, -4);
+        }
+    }
+    lua_remove(L, -2);
+    return 2;
+}
+
+static int proxy_pairs(lua_State *L)
+{
+    proxy *px = to_proxy(L, 1);
+    if (!px)
+        return 0;
+    check_live(engine_of(L), L, px);
+    lua_pushvalue(L, 1);
+    lua_pushlightuserdata(L, NULL);
+    lua_pushinteger(L, 0);
+    lua_pushcclosure(L, proxy_next, 3);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+/* ---- the sandbox ---- */
+
+/* __newindex of read-only tables; upvalue 1 is the sentence to raise. */
+static int refuse_write(lua_State *L)
+{
+    if (lua_type(L, 2) == LUA_TSTRING)
+        return luaL_error(L, "%s (assigning '%s')", lua_tostring(L, lua_upvalueindex(1)),
+                          lua_tostring(L, 2));
+    return luaL_error(L, "%s", lua_tostring(L, lua_upvalueindex(1)));
+}
+
+/* Pushes an empty table that reads through to the table at idx and refuses writes. */
+static void push_readonly(lua_State *L, int idx, const char *refusal)
+{
+    idx = lua_absindex(L, idx);
+    lua_newtable(L);
+    lua_createtable(L, 0, 3);
+    lua_pushvalue(L, idx);
+    lua_setfield(L, -2, "__index");
+    lua_pushstring(L, refusal);
+    lua_pushcclosure(L, refuse_write, 1);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+}
+
+/* Like linit.c, but only the libraries and base functions a filter may use. Runs protected. */
+static int setup_sandbox(lua_State *L)
+{
+    static const char *const base_fns[] = {"assert", "error",    "ipairs",   "next",     "pairs",
+                                           "select", "tonumber", "tostring", "_VERSION", NULL};
+    static const struct {
+        const char *name;
+        lua_CFunction open;
+    } libs[] = {{LUA_STRLIBNAME, luaopen_string},
+                {LUA_TABLIBNAME, luaopen_table},
+                {LUA_MATHLIBNAME, luaopen_math},
+                {LUA_UTF8LIBNAME, luaopen_utf8}};
+    filter_engine *fe = lua_touserdata(L, 1);
+    luaL_requiref(L, LUA_GNAME, luaopen_base, 0); /* 2 */
+    for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++)
+        luaL_requiref(L, libs[i].name, libs[i].open, 0); /* 3: string, 4: table, 5: math, 6: utf8 */
+    filter_lib_patch_string(L, 3, &fe->lib);
+    filter_lib_patch_table(L, 4, &fe->lib);
+    lua_pushnil(L);
+    lua_setfield(L, 5, "randomseed"); /* one filter must not steer another's math.random */
+
+    lua_newtable(L); /* 7: what filters can read */
+    for (const char *const *n = base_fns; *n; n++) {
+        lua_getfield(L, 2, *n);
+        lua_setfield(L, 7, *n);
+    }
+    filter_lib_open_helpers(L, 7, &fe->lib);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, 7, "True");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, 7, "False"); /* None is left undefined, so it reads as nil */
+    for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
+        push_readonly(L, 3 + (int)i, "filters cannot modify library tables");
+        lua_setfield(L, 7, libs[i].name);
+    }
+    /* ("").upper reaches the string library through the string metatable: make that read-only too */
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_getfield(L, 7, LUA_STRLIBNAME);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 2);
+
+    /* indexing nil, a boolean or a number gives nil: data.body.a.b never raises */
+    lua_newtable(L);
+    int scalar_mt = lua_gettop(L);
+    lua_newtable(L);
+    lua_setfield(L, scalar_mt, "__index");
+    lua_pushnil(L);
+    lua_pushboolean(L, 0);
+    lua_pushinteger(L, 0);
+    for (int i = 0; i < 3; i++) {
+        lua_pushvalue(L, scalar_mt);
+        lua_setmetatable(L, -2);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+
+    push_readonly(L, 7, "filters cannot set globals"); /* the filters' _ENV */
+    lua_pushvalue(L, -1);
+    lua_setfield(L, 7, "_G");
+    fe->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    lua_newtable(L);
+    lua_pushcfunction(L, proxy_index);
+    lua_setfield(L, -2, "__index");
+    fe->cache_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushboolean(L, 0);
+    fe->root_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    /* the full base library stays reachable from nowhere a filter can see */
+    lua_newtable(L);
+    lua_rawseti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    return 0;
+}
+
+static void describe_limits(filter_engine *fe)
+{
+    const filter_limits *l = &fe->lim;
+    snprintf(fe->msg_budget, sizeof fe->msg_budget,
+             "filter exceeded its instruction budget (%lld instructions)", (long long)l->instructions);
+    if (l->deadline_ns % 1000000 == 0)
+        snprintf(fe->msg_deadline, sizeof fe->msg_deadline, "filter exceeded its deadline (%lld ms)",
+                 (long long)(l->deadline_ns / 1000000));
+    else
+        snprintf(fe->msg_deadline, sizeof fe->msg_deadline, "filter exceeded its deadline (%.3f ms)",
+                 (double)l->deadline_ns / 1e6);
+    if (l->memory_bytes % (1024 * 1024) == 0)
+        snprintf(fe->msg_memory, sizeof fe->msg_memory, "filter exceeded its memory limit (%zu MiB)",
+                 l->memory_bytes >> 20);
+    else
+        snprintf(fe->msg_memory, sizeof fe->msg_memory, "filter exceeded its memory limit (%zu bytes)",
+                 l->memory_bytes);
+}
+
+static int build_root(lua_State *L)
+{
+    filter_engine *fe = lua_touserdata(L, 1);
+    push_proxy(fe, L, fe->event);
+    lua_rawseti(L, LUA_REGISTRYINDEX, fe->root_ref);
+    return 0;
+}
+
+filter_engine *filter_new(const filter_limits *lim, char *err, size_t errlen)
+{
+    filter_engine *fe = calloc(1, sizeof *fe);
+    if (!fe) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    filter_limits def;
+    filter_limits_default(&def);
+    fe->lim = lim ? *lim : def;
+    if (fe->lim.deadline_ns <= 0)
+        fe->lim.deadline_ns = def.deadline_ns;
+    if (fe->lim.instructions <= 0)
+        fe->lim.instructions = def.instructions;
+    if (!fe->lim.memory_bytes)
+        fe->lim.memory_bytes = def.memory_bytes;
+    if (!fe->lim.string_bytes)
+        fe->lim.string_bytes = def.string_bytes;
+    describe_limits(fe);
+    fe->lib = (filter_lib_ctx){fe->lim.string_bytes, charge, node_of, fe};
+    fe->event = &empty_object;
+    fe->gen = 1;
+
+    lua_State *L = lua_newstate(lua_alloc, fe);
+    if (!L) {
+        set_err(err, errlen, "cannot create a Lua state within %zu bytes", fe->lim.memory_bytes);
+        free(fe);
+        return NULL;
+    }
+    *(filter_engine **)lua_getextraspace(L) = fe;
+    fe->L = L;
+    lua_pushcfunction(L, setup_sandbox);
+    lua_pushlightuserdata(L, fe);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        set_err(err, errlen, "cannot set up the filter sandbox: %s", lua_tostring(L, -1));
+        lua_close(L);
+        free(fe);
+        return NULL;
+    }
+    lua_gc(L, LUA_GCGEN, 0, 0); /* per-event proxies die young */
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    filter_set_event(fe, NULL);
+    if (fe->event_broken) {
+        set_err(err, errlen, "cannot set up the filter sandbox: %s", fe->msg_memory);
+        filter_free(fe);
+        return NULL;
+    }
+    return fe;
+}
+
+void filter_free(filter_engine *fe)
+{
+    if (!fe)
+        return;
+    lua_close(fe->L);
+    free(fe->live);
+    free(fe);
+}
+
+/* ---- compiling ---- */
+
+/* If s[i] opens a long bracket ([[, [=[, ...), returns 1 and its level. */
+static int long_bracket(const char *s, size_t len, size_t i, size_t *level)
+{
+    size_t j = i + 1;
+    while (j < len && s[j] == '=')
+        j++;
+    if (j < len && s[j] == '[') {
+        *level = j - i - 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* Index just past the long bracket of the given level that opens at s[i]. */
+static size_t skip_long(const char *s, size_t len, size_t i, size_t level)
+{
+    for (i += level + 2; i < len; i++) {
+        if (s[i] != ']')
+            continue;
+        size_t j = i + 1;
+        while (j < len && s[j] == '=')
+            j++;
+        if (j < len && s[j] == ']' && j - i - 1 == level)
+            return j + 1;
+    }
+    return len;
+}
+
+/* Appends src to out with Python's "!=" rewritten to Lua's "~=" where it stands outside string
+ * literals and comments (same length, so Lua's positions stay right); sets *has_return if the word
+ * "return" appears as a token. */
+static void rewrite_source(const char *src, size_t len, buf *out, int *has_return)
+{
+    size_t at = out->len, i = 0, level;
+    buf_append(out, src, len);
+    char *s = out->p + at;
+    *has_return = 0;
+    while (i < len) {
+        char c = s[i];
+        if (c == '-' && i + 1 < len && s[i + 1] == '-') {
+            i += 2;
+            if (i < len && s[i] == '[' && long_bracket(s, len, i, &level))
+                i = skip_long(s, len, i, level);
+            else
+                while (i < len && s[i] != '\n')
+                    i++;
+        } else if (c == '[' && long_bracket(s, len, i, &level)) {
+            i = skip_long(s, len, i, level);
+        } else if (c == '"' || c == '\'') {
+            for (i++; i < len && s[i] != c && s[i] != '\n'; i++) {
+                if (s[i] != '\\' || i + 1 >= len)
+                    continue;
+                i++;
+                if (s[i] == 'z') /* \z skips the following white space, newlines included */
+                    while (i + 1 < len && isspace((unsigned char)s[i + 1]))
+                        i++;
+            }
+            i++;
+        } else if (c == '!' && i + 1 < len && s[i + 1] == '=') {
+            s[i] = '~';
+            i += 2;
+        } else if (isalpha((unsigned char)c) || c == '_') {
+            size_t j = i;
+            while (j < len && (isalnum((unsigned char)s[j]) || s[j] == '_'))
+                j++;
+            if (j - i == 6 && memcmp(s + i, "return", 6) == 0)
+                *has_return = 1;
+            i = j;
+        } else {
+            i++;
+        }
+    }
+}
+
+/* (function, engine) -> handle: gives the chunk the sandbox's _ENV and anchors it in the registry. */
+static int anchor_compiled(lua_State *L)
+{
+    filter_engine *fe = lua_touserdata(L, 2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, fe->env_ref);
+    lua_setupvalue(L, 1, 1);
+    lua_pushvalue(L, 1);
+    lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
+    return 1;
+}
+
+static int mark_live(filter_engine *fe, int h, unsigned char how)
+{
+    if ((size_t)h >= fe->nlive) {
+        size_t n = fe->nlive ? fe->nlive : 16;
+        while (n <= (size_t)h)
+            n *= 2;
+        unsigned char *p = realloc(fe->live, n);
+        if (!p)
+            return -1;
+        memset(p + fe->nlive, 0, n - fe->nlive);
+        fe->live = p;
+        fe->nlive = n;
+    }
+    fe->live[h] = how;
+    return 0;
+}
+
+int filter_compile(filter_engine *fe, const char *src, size_t len, char *err, size_t errlen)
+{
+    size_t i = 0;
+    if (!src)
+        len = 0;
+    while (i < len && isspace((unsigned char)src[i]))
+        i++;
+    if (i == len)
+        return 0;
+
+    lua_State *L = fe->L;
+    buf code = BUF_INIT;
+    int has_return;
+    buf_puts(&code, PREFIX_EXPR);
+    size_t body = code.len;
+    rewrite_source(src, len, &code, &has_return);
+    int st = luaL_loadbufferx(L, code.p, code.len, "=filter", "t");
+    if (st == LUA_ERRSYNTAX && has_return) { /* not an expression: a chunk with its own return */
+        lua_pop(L, 1);
+        buf chunk = BUF_INIT;
+        buf_puts(&chunk, PREFIX_CHUNK);
+        buf_append(&chunk, code.p + body, code.len - body);
+        st = luaL_loadbufferx(L, chunk.p, chunk.len, "=filter", "t");
+        buf_free(&chunk);
+    }
+    buf_free(&code);
+    if (st != LUA_OK) {
+        set_err(err, errlen, "%s", st == LUA_ERRMEM ? fe->msg_memory : lua_tostring(L, -1));
+        lua_settop(L, 0);
+        return -1;
+    }
+    lua_pushcfunction(L, anchor_compiled);
+    lua_insert(L, -2);
+    lua_pushlightuserdata(L, fe);
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+        set_err(err, errlen, "%s", fe->msg_memory);
+        lua_settop(L, 0);
+        return -1;
+    }
+    int h = (int)lua_tointeger(L, -1);
+    lua_settop(L, 0);
+    if (mark_live(fe, h, len > BIG_SOURCE ? LIVE_BIG : LIVE_NORMAL) != 0) {
+        luaL_unref(L, LUA_REGISTRYINDEX, h);
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    return h;
+}
+
+void filter_release(filter_engine *fe, int handle)
+{
+    if (handle <= 0 || (size_t)handle >= fe->nlive || !fe->live[handle])
+        return;
+    fe->live[handle] = 0;
+    luaL_unref(fe->L, LUA_REGISTRYINDEX, handle);
+}
+
+/* ---- events and evaluation ---- */
+
+void filter_set_event(filter_engine *fe, const cJSON *data)
+{
+    lua_State *L = fe->L;
+    fe->gen++;
+    fe->event = (cJSON_IsObject(data) || cJSON_IsArray(data)) ? data : &empty_object;
+    lua_pushcfunction(L, build_root);
+    lua_pushlightuserdata(L, fe);
+    fe->event_broken = lua_pcall(L, 1, 0, 0) != LUA_OK;
+    lua_settop(L, 0);
+}
+
+void filter_clear_event(filter_engine *fe)
+{
+    filter_set_event(fe, NULL);
+}
+
+int filter_eval(filter_engine *fe, int handle, char *err, size_t errlen)
+{
+    if (handle == 0)
+        return 1;
+    if (handle < 0 || (size_t)handle >= fe->nlive || !fe->live[handle]) {
+        set_err(err, errlen, "unknown filter handle %d", handle);
+        return -1;
+    }
+    if (fe->event_broken) {
+        set_err(err, errlen, "%s", fe->msg_memory);
+        return -1;
+    }
+    lua_State *L = fe->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, handle);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, fe->root_ref);
+    fe->instr_left = fe->lim.instructions;
+    fe->started_ns = 0;
+    fe->units_unclocked = 0;
+    fe->bytes_unclocked = 0;
+    fe->stop = STOP_NONE;
+    if (fe->live[handle] == LIVE_BIG)
+        go_fine(fe);
+    fe->in_eval = 1;
+    int st = lua_pcall(L, 1, 1, 0);
+    fe->in_eval = 0;
+    int r;
+    if (st == LUA_OK) {
+        r = lua_toboolean(L, -1);
+    } else {
+        r = -1;
+        if (st == LUA_ERRMEM)
+            set_err(err, errlen, "%s",
+                    fe->stop == STOP_DEADLINE ? fe->msg_deadline
+                    : fe->stop == STOP_BUDGET ? fe->msg_budget
+                                              : fe->msg_memory);
+        else if (lua_isstring(L, -1))
+            set_err(err, errlen, "%s", lua_tostring(L, -1));
+        else
+            set_err(err, errlen, "filter raised a non-string error (a %s value)", luaL_typename(L, -1));
+    }
+    lua_settop(L, 0);
+    if (fe->fine) {
+        fe->fine = 0;
+        lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    }
+    if (st == LUA_ERRMEM)
+        lua_gc(L, LUA_GCCOLLECT); /* give the next filter the memory this one hoarded */
+    return r;
+}
+
+/* ---- one-shot helpers ---- */
+
+int filter_check(const char *src, char *err, size_t errlen)
+{
+    filter_engine *fe = filter_new(NULL, err, errlen);
+    if (!fe)
+        return -1;
+    int h = filter_compile(fe, src, src ? strlen(src) : 0, err, errlen);
+    filter_free(fe);
+    return h < 0 ? -1 : 0;
+}
+
+int filter_test(const char *src, const cJSON *data, const filter_limits *lim, char *err, size_t errlen)
+{
+    filter_engine *fe = filter_new(lim, err, errlen);
+    if (!fe)
+        return -1;
+    int r = filter_compile(fe, src, src ? strlen(src) : 0, err, errlen);
+    if (r > 0) {
+        filter_set_event(fe, data);
+        r = filter_eval(fe, r, err, errlen);
+    } else if (r == 0) {
+        r = 1;
+    }
+    filter_free(fe);
+    return r;
+}

@@ -1,14 +1,39 @@
 /* filter — subscriber filters: Lua 5.4 expressions over an event's data, run in a sandbox.
- * Engine: no I/O (reads the monotonic clock for the deadline). Calls: filter_lib, cJSON, Lua.
+ * Engine: no I/O (reads the monotonic clock for the deadline). Calls: filter_lib, buf, cJSON, Lua.
  *
  * One filter_engine is one Lua state; it is not thread-safe: give each thread its own.
  * A filter is compiled once (filter_compile) and evaluated many times against the event presented
  * with filter_set_event. The event is presented lazily: Lua sees read-only proxies over the cJSON
- * tree, and only the fields a filter touches are converted.
+ * tree, and only the fields a filter touches are converted (then cached until the next event).
  *
- * Sandbox: base (safe parts), string (no dump; pattern functions bounded), table, math, utf8; text
- * chunks only; globals read-only; indexing nil gives nil; True/False/None defined; an instruction
- * budget, a wall-clock deadline and a memory cap per evaluation/state. */
+ * Language: a filter is an expression (compiled as "return <src>"), or, if that does not compile and the
+ * source contains the word return, a chunk ("local x = data.body; return x.a > 1"). A chunk with no
+ * return is refused (it could only ever be false). `data` is the event data; `True`, `False` and `None`
+ * (nil) exist so switch's Python expressions work verbatim; Python's `!=` is rewritten to Lua's `~=`
+ * before compiling, everywhere outside string literals and comments (same length: error positions
+ * are unchanged). The result counts by Lua truthiness: nil and false do not match; anything else,
+ * 0 and "" included, matches. Compile errors read like "filter:1: unexpected symbol near '>'".
+ *
+ * Data: objects and arrays are proxies (type() says "table"; # counts members; pairs and ipairs work;
+ * ipairs stops at the first null); arrays are 1-based; strings, booleans and numbers are plain Lua
+ * values, a JSON number being an integer when it is integral and fits int64 (cJSON parses numbers into
+ * doubles, so integers beyond 2^53 are already rounded, and 1.0 reads as the integer 1). A missing key
+ * and JSON null are both nil; has()/is_null() tell them apart. Indexing nil, a boolean or a number gives
+ * nil, so data.body.a.b never raises. Any write to data raises "data is read-only".
+ *
+ * Sandbox: base (assert error ipairs next pairs select tonumber tostring type _VERSION), string (no
+ * dump; find/match/gmatch/gsub/rep bounded), table (loops billed), math (no randomseed: one filter must
+ * not steer another's math.random), utf8, and the filter_lib helpers. No io, os, debug, package,
+ * require, load*, dofile, pcall/xpcall, coroutine, get/setmetatable, raw*, collectgarbage, print.
+ * Text chunks only. Globals and library tables (also as seen through ("").upper) are read-only:
+ * nothing one filter does is visible to the next filter or the next event.
+ *
+ * Limits: the instruction budget is checked by a count hook every 1000 instructions (every 16 once an
+ * evaluation allocates an object of 16 KiB or more, so long strings cannot multiply the cost of one
+ * instruction); C functions bill their loops to the same budget; the deadline is read in the hook, in
+ * the billing, and every 256 KiB allocated, starting at the evaluation's first check (so within the
+ * first 1000 instructions, never in filter_eval's fast path); the memory cap covers the whole state,
+ * compiled filters included. A filter cannot catch these errors (no pcall, no coroutines). */
 #ifndef SY_FILTER_H
 #define SY_FILTER_H
 #include <stddef.h>
@@ -23,30 +48,32 @@ typedef struct filter_limits {
     size_t string_bytes;   /* largest string a library function may build, in bytes (default 1 MiB) */
 } filter_limits;
 
-/* Fills *lim with the defaults above. */
+/* Fills *lim with the defaults above. A zero (or negative) field given to filter_new means its default. */
 void filter_limits_default(filter_limits *lim);
 
 typedef struct filter_engine filter_engine;
 
-/* Returns a new engine, or NULL with the reason in err. Free with filter_free. */
+/* Returns a new engine (lim NULL: defaults), or NULL with the reason in err. Free with filter_free. */
 filter_engine *filter_new(const filter_limits *lim, char *err, size_t errlen);
 void filter_free(filter_engine *fe);
 
 /* Compiles src (an expression, or a chunk containing "return"). Returns a handle > 0, 0 for an empty
  * (all-whitespace) filter which always matches, or -1 with the Lua message and position in err.
- * Release handles with filter_release. */
+ * Release handles with filter_release (releasing 0, -1 or an unknown handle is a no-op). */
 int filter_compile(filter_engine *fe, const char *src, size_t len, char *err, size_t errlen);
 void filter_release(filter_engine *fe, int handle);
 
-/* Presents data (a JSON object; NULL presents an empty object) to the following evaluations.
- * data is borrowed: it must stay alive and unchanged until filter_clear_event or the next
- * filter_set_event. */
+/* Presents data (a JSON object or array; NULL or a scalar presents an empty object) to the following
+ * evaluations. data is borrowed: it must stay alive and unchanged until filter_clear_event or the next
+ * filter_set_event. Cheap: it makes one root proxy; proxies of older events refuse to be read. */
 void filter_set_event(filter_engine *fe, const cJSON *data);
 void filter_clear_event(filter_engine *fe);
 
 /* Runs the filter against the presented event. Returns 1 (match: result is Lua-truthy), 0 (no match)
- * or -1 (error, out of instructions/time/memory) with the reason in err. An error leaves the engine
- * usable. handle 0 returns 1. */
+ * or -1 (error, out of instructions/time/memory) with the reason in err, e.g. "filter exceeded its
+ * instruction budget (1000000 instructions)", "filter exceeded its deadline (5 ms)", "filter exceeded
+ * its memory limit (32 MiB)", "filter:1: attempt to compare nil with number". An error leaves the
+ * engine usable. handle 0 returns 1. Does not allocate when the filter itself does not. */
 int filter_eval(filter_engine *fe, int handle, char *err, size_t errlen);
 
 /* Compiles src in a scratch engine to validate it. Returns 0, or -1 with the message in err. */

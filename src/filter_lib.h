@@ -58,7 +58,8 @@ void filter_lib_patch_table(lua_State *L, int idx, filter_lib_ctx *ctx);
 /* Sets the helper functions listed above into the table at idx (the filters' globals). */
 void filter_lib_open_helpers(lua_State *L, int idx, filter_lib_ctx *ctx);
 
-/* The member of JSON object obj whose key is exactly key[0..len) (embedded NULs never match), or NULL. */
-const cJSON *filter_lib_json_field(const cJSON *obj, const char *key, size_t len);
+/* The member of JSON object obj whose key is exactly key[0..len) (a key with a NUL never matches), or
+ * NULL. If visited is not NULL, *visited is set to the number of members compared (to bill the walk). */
+const cJSON *filter_lib_json_field(const cJSON *obj, const char *key, size_t len, size_t *visited);
 
 #endif
