@@ -22,16 +22,21 @@
 #define SMALL_ALLOC 1024       /* bytes: allocations this small still succeed past the deadline */
 #define CLOCK_EVERY_BYTES (256 * 1024) /* bytes allocated by an evaluation between clock reads */
 #define CLOCK_EVERY_UNITS 1024 /* units of billed C work between clock reads */
+#define FILL_MAX 16            /* members: a small object or array that misses a key is cached whole */
 #define SMALL_ARRAY 8          /* arrays up to this index are walked; beyond it they get an index */
 #define PROXY_MAGIC 0x53594450u
 #define LIVE_NORMAL 1
 #define LIVE_BIG 2
 
-/* The chunk's _ENV becomes a constant local so no filter can swap its environment for its next run. */
-#define PREFIX_CHUNK "local _ENV <const>, data = _ENV, ...; "
-#define PREFIX_EXPR PREFIX_CHUNK "return "
+/* A filter becomes the body of a fixed-arity function, so a call costs no vararg adjustment:
+ *     local _ENV <const> = _ENV; return function(data) return <src>
+ *     end
+ * _ENV is a constant local, so no filter can swap its environment for its next run. See filter_compile
+ * for why running this wrapper at compile time runs no filter text. */
+#define WRAP_HEAD "local _ENV <const> = _ENV; return function(data) "
+#define WRAP_TAIL "\nend"
 
-enum stop { STOP_NONE, STOP_BUDGET, STOP_DEADLINE, STOP_MEMORY };
+enum stop { STOP_NONE, STOP_BUDGET, STOP_DEADLINE, STOP_MEMORY, STOP_OBJECT };
 
 struct filter_engine {
     lua_State *L;
@@ -56,6 +61,8 @@ struct filter_engine {
     char msg_budget[96];       /* the error texts of the three limits */
     char msg_deadline[96];
     char msg_memory[96];
+    char msg_object[96];
+    size_t object_cap;         /* bytes: the largest single allocation an evaluation may make */
 };
 
 /* A read-only view of one JSON object or array. Its metatable's __index is a per-proxy cache table
@@ -187,6 +194,11 @@ static void *lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         size_t grow = nsize - old;
         if (fe->in_eval && fe->stop == STOP_DEADLINE && grow > SMALL_ALLOC)
             return NULL; /* past the deadline: still room for an error message, not for work */
+        if (fe->in_eval && nsize > fe->object_cap) {
+            /* one huge string or table makes a single instruction arbitrarily slow: refuse it */
+            fe->stop = STOP_OBJECT;
+            return NULL;
+        }
         if (fe->mem_used + grow > fe->lim.memory_bytes) {
             if (fe->in_eval && fe->stop == STOP_NONE)
                 fe->stop = STOP_MEMORY;
@@ -351,6 +363,37 @@ static const cJSON *member_of(filter_engine *fe, lua_State *L, proxy *px, int pi
     return array_at(fe, L, px, pidx, i);
 }
 
+/* Converts every member of small proxy px (at most FILL_MAX) into its cache at cidx and takes the
+ * cache's metatable away: from then on a missing key is a plain table miss inside the VM, not a C call.
+ * Members already cached stay as they are, so proxies keep their identity. */
+static void fill_cache(filter_engine *fe, lua_State *L, proxy *px, int cidx)
+{
+    int is_object = cJSON_IsObject(px->node);
+    lua_Integer pos = 0;
+    for (const cJSON *c = px->node->child; c; c = c->next) {
+        pos++;
+        if (is_object) {
+            /* with duplicate keys the first one is the member, as for lookups */
+            const char *k = c->string ? c->string : "";
+            if (filter_lib_json_field(px->node, k, strlen(k), NULL) != c)
+                continue;
+            lua_pushstring(L, k);
+        } else {
+            lua_pushinteger(L, pos);
+        }
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, cidx) != LUA_TNIL) {
+            lua_pop(L, 2);
+            continue;
+        }
+        lua_pop(L, 1);
+        push_json(fe, L, c);
+        lua_rawset(L, cidx); /* a nil (null) value stores nothing */
+    }
+    lua_pushnil(L);
+    lua_setmetatable(L, cidx);
+}
+
 /* __index of a cache table (cache, key): converts the member, remembers it, returns it. */
 static int proxy_index(lua_State *L)
 {
@@ -362,8 +405,11 @@ static int proxy_index(lua_State *L)
         return 0;
     check_live(fe, L, px);
     const cJSON *c = member_of(fe, L, px, 3, 2);
-    if (!c)
+    if (!c) {
+        if (member_count(fe, L, px) <= FILL_MAX)
+            fill_cache(fe, L, px, 1);
         return 0;
+    }
     push_json(fe, L, c);
     if (!lua_isnil(L, -1)) {
         lua_pushvalue(L, 2);
@@ -562,6 +608,9 @@ static void describe_limits(filter_engine *fe)
     else
         snprintf(fe->msg_memory, sizeof fe->msg_memory, "filter exceeded its memory limit (%zu bytes)",
                  l->memory_bytes);
+    fe->object_cap = 4 * l->string_bytes;
+    snprintf(fe->msg_object, sizeof fe->msg_object,
+             "filter exceeded its memory limit (one object over %zu bytes)", fe->object_cap);
 }
 
 static int build_root(lua_State *L)
@@ -605,17 +654,22 @@ filter_engine *filter_new(const filter_limits *lim, char *err, size_t errlen)
     fe->L = L;
     lua_pushcfunction(L, setup_sandbox);
     lua_pushlightuserdata(L, fe);
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        set_err(err, errlen, "cannot set up the filter sandbox: %s", lua_tostring(L, -1));
+    int st = lua_pcall(L, 1, 0, 0);
+    if (st != LUA_OK) {
+        if (st == LUA_ERRMEM)
+            set_err(err, errlen, "cannot set up the filter sandbox within the memory limit (%zu bytes)",
+                    fe->lim.memory_bytes);
+        else
+            set_err(err, errlen, "cannot set up the filter sandbox: %s", lua_tostring(L, -1));
         lua_close(L);
         free(fe);
         return NULL;
     }
-    lua_gc(L, LUA_GCGEN, 0, 0); /* per-event proxies die young */
     lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
     filter_set_event(fe, NULL);
     if (fe->event_broken) {
-        set_err(err, errlen, "cannot set up the filter sandbox: %s", fe->msg_memory);
+        set_err(err, errlen, "cannot set up the filter sandbox within the memory limit (%zu bytes)",
+                fe->lim.memory_bytes);
         filter_free(fe);
         return NULL;
     }
@@ -707,13 +761,15 @@ static void rewrite_source(const char *src, size_t len, buf *out, int *has_retur
     }
 }
 
-/* (function, engine) -> handle: gives the chunk the sandbox's _ENV and anchors it in the registry. */
+/* (wrapper chunk, engine) -> handle: gives the wrapper the sandbox's _ENV, runs it to get the filter
+ * function (it runs nothing else: see filter_compile) and anchors that in the registry. */
 static int anchor_compiled(lua_State *L)
 {
     filter_engine *fe = lua_touserdata(L, 2);
     lua_rawgeti(L, LUA_REGISTRYINDEX, fe->env_ref);
     lua_setupvalue(L, 1, 1);
     lua_pushvalue(L, 1);
+    lua_call(L, 0, 1);
     lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
     return 1;
 }
@@ -745,42 +801,52 @@ int filter_compile(filter_engine *fe, const char *src, size_t len, char *err, si
     if (i == len)
         return 0;
 
+    /* The source must first compile on its own, as "return <src>" or else (if it says return) as a
+     * chunk. A self-contained block cannot close the wrapper's function early, so the wrapper cannot be
+     * made to run filter text at compile time (as "1 end, (function() while true do end end)(),
+     * function() return 1" would); the newline before the wrapper's "end" ends a trailing comment. */
     lua_State *L = fe->L;
-    buf code = BUF_INIT;
+    buf text = BUF_INIT, code = BUF_INIT;
     int has_return;
-    buf_puts(&code, PREFIX_EXPR);
-    size_t body = code.len;
-    rewrite_source(src, len, &code, &has_return);
+    const char *ret = "return ";
+    rewrite_source(src, len, &text, &has_return);
+    buf_puts(&code, ret);
+    buf_append(&code, text.p, text.len);
     int st = luaL_loadbufferx(L, code.p, code.len, "=filter", "t");
-    if (st == LUA_ERRSYNTAX && has_return) { /* not an expression: a chunk with its own return */
+    if (st == LUA_ERRSYNTAX && has_return) {
         lua_pop(L, 1);
-        buf chunk = BUF_INIT;
-        buf_puts(&chunk, PREFIX_CHUNK);
-        buf_append(&chunk, code.p + body, code.len - body);
-        st = luaL_loadbufferx(L, chunk.p, chunk.len, "=filter", "t");
-        buf_free(&chunk);
+        ret = "";
+        st = luaL_loadbufferx(L, text.p, text.len, "=filter", "t");
     }
+    if (st == LUA_OK) {
+        lua_pop(L, 1);
+        buf_reset(&code);
+        buf_puts(&code, WRAP_HEAD);
+        buf_puts(&code, ret);
+        buf_append(&code, text.p, text.len);
+        buf_puts(&code, WRAP_TAIL);
+        st = luaL_loadbufferx(L, code.p, code.len, "=filter", "t");
+    }
+    buf_free(&text);
     buf_free(&code);
-    if (st != LUA_OK) {
-        set_err(err, errlen, "%s", st == LUA_ERRMEM ? fe->msg_memory : lua_tostring(L, -1));
-        lua_settop(L, 0);
-        return -1;
-    }
+    int h = -1;
+    if (st != LUA_OK)
+        goto done;
     lua_pushcfunction(L, anchor_compiled);
     lua_insert(L, -2);
     lua_pushlightuserdata(L, fe);
-    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
-        set_err(err, errlen, "%s", fe->msg_memory);
-        lua_settop(L, 0);
-        return -1;
-    }
-    int h = (int)lua_tointeger(L, -1);
-    lua_settop(L, 0);
+    if ((st = lua_pcall(L, 2, 1, 0)) != LUA_OK)
+        goto done;
+    h = (int)lua_tointeger(L, -1);
     if (mark_live(fe, h, len > BIG_SOURCE ? LIVE_BIG : LIVE_NORMAL) != 0) {
         luaL_unref(L, LUA_REGISTRYINDEX, h);
-        set_err(err, errlen, "out of memory");
-        return -1;
+        h = -1;
+        st = LUA_ERRMEM;
     }
+done:
+    if (h < 0)
+        set_err(err, errlen, "%s", st == LUA_ERRMEM ? fe->msg_memory : lua_tostring(L, -1));
+    lua_settop(L, 0);
     return h;
 }
 
@@ -844,6 +910,7 @@ int filter_eval(filter_engine *fe, int handle, char *err, size_t errlen)
             set_err(err, errlen, "%s",
                     fe->stop == STOP_DEADLINE ? fe->msg_deadline
                     : fe->stop == STOP_BUDGET ? fe->msg_budget
+                    : fe->stop == STOP_OBJECT ? fe->msg_object
                                               : fe->msg_memory);
         else if (lua_isstring(L, -1))
             set_err(err, errlen, "%s", lua_tostring(L, -1));
@@ -858,6 +925,11 @@ int filter_eval(filter_engine *fe, int handle, char *err, size_t errlen)
     if (st == LUA_ERRMEM)
         lua_gc(L, LUA_GCCOLLECT); /* give the next filter the memory this one hoarded */
     return r;
+}
+
+size_t filter_memory_used(const filter_engine *fe)
+{
+    return fe->mem_used;
 }
 
 /* ---- one-shot helpers ---- */

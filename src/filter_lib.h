@@ -9,7 +9,7 @@
  * back-references %1-%9, %bxy and %f[set]. It bills each matching step to ctx->charge and stops with
  * "pattern too complex: <reason>" when the evaluation's budget or deadline runs out, and it refuses more than
  * 200 nested pattern items ("pattern too complex"). Plain find (4th argument true, or no magic characters)
- * does not use the matcher.
+ * does not use the matcher. string.rep and string.gsub refuse results over ctx->string_bytes.
  *
  * Helpers (global functions; all nil-safe: a wrong or missing argument gives false/nil, never an error):
  *   has(v, key)            true if object v has key (even when its value is null) or array v has index key
@@ -22,7 +22,8 @@
  *                          is special
  *   one_of(x, ...)         true if x equals (raw ==) any of the other arguments
  *   lower(s) / upper(s)    ASCII case folding of a string or number; nil for anything else
- *   num(x)                 x if a number; the number a numeric string spells ("12", " 0x1F ", "1e3"); else nil
+ *   num(x)                 x if a number; the number a numeric string spells ("12", " 0x1F ", "1e3");
+ *                          nil otherwise
  *   path(v, "a.b.1")       dotted lookup through objects, arrays (numeric steps) and tables; nil if any
  *                          step is missing
  *   type(v)                as Lua's, but "table" for event data objects and arrays */

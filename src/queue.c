@@ -234,6 +234,28 @@ int queue_promote(rds *r, const char *prefix, int64_t now_ms)
     return rc;
 }
 
+int queue_admit(rds *r, const char *prefix, const queue_job *j, int max_in_flight, int rate_per_s,
+                int64_t now_ms, int64_t lease_ms, int64_t *wait_ms)
+{
+    char mif[16], rate[16], now[24], lease[24];
+    snprintf(mif, sizeof mif, "%d", max_in_flight);
+    snprintf(rate, sizeof rate, "%d", rate_per_s);
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    snprintf(lease, sizeof lease, "%lld", (long long)lease_ms);
+    const char *av[] = {prefix, j->sub_id, j->job_id, mif, rate, now, lease};
+    redisReply *rep = rds_script(r, "limit", 7, av, NULL);
+    int rc = -1;
+    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1) {
+        rc = rep->element[0]->integer == 1;
+        if (!rc && rep->elements >= 2)
+            *wait_ms = rep->element[1]->integer;
+    }
+    log_script_error("limit", rep);
+    if (rep)
+        freeReplyObject(rep);
+    return rc;
+}
+
 int queue_settle(rds *r, const char *prefix, int64_t retention_s, const queue_job *j,
                  const queue_outcome *o)
 {

@@ -71,6 +71,12 @@ typedef struct queue_outcome {
     const char *last_error;    /* "" if none */
 } queue_outcome;
 
+/* Admits one delivery of j under its subscriber's max_in_flight / rate_per_s (0 = no limit), across
+ * all workers; the slot is a lease of lease_ms and is released by queue_settle. Returns 1 admitted,
+ * 0 refused (*wait_ms: when to ask again), -1 Redis failed. */
+int queue_admit(rds *r, const char *prefix, const queue_job *j, int max_in_flight, int rate_per_s,
+                int64_t now_ms, int64_t lease_ms, int64_t *wait_ms);
+
 /* Records an attempt's outcome and releases the stream entry. Returns 0 or -1. */
 int queue_settle(rds *r, const char *prefix, int64_t retention_s, const queue_job *j,
                  const queue_outcome *o);

@@ -226,6 +226,19 @@ static void start(worker *w, queue_job *job)
         reg_release(snap);
         return;
     }
+    if (sub->max_in_flight || sub->rate_limit_per_s) {
+        int64_t wait = 0;
+        int ok = queue_admit(w->r, w->cfg->prefix, job, sub->max_in_flight, sub->rate_limit_per_s,
+                             now, (int64_t)sub->timeout_ms + 5000, &wait);
+        if (ok != 1) {   /* over its limits (or Redis failed): wait in the delayed set, no attempt */
+            uint32_t jitter;
+            codec_random(&jitter, sizeof jitter);
+            settle(w, job, "pending", job->attempts, NULL,
+                   now + (ok == 0 ? wait : 1000) + jitter % 50, 0, "");
+            reg_release(snap);
+            return;
+        }
+    }
     transfer *t = calloc(1, sizeof *t);
     t->job = *job;
     memset(job, 0, sizeof *job);

@@ -385,7 +385,8 @@ class Received:
         self.query = path.split("?", 1)[1] if "?" in path else ""
         self.headers = headers                             # lower-cased names
         self.body = body
-        self.time = time.time()
+        self.time = time.time()                            # arrival, epoch s
+        self.answered = None                               # when the reply was sent, epoch s
 
     def json(self):
         return json.loads(self.body)
@@ -424,6 +425,8 @@ class Receiver:
                     self.end_headers()
                     if self.command != "HEAD":
                         self.wfile.write(reply.body)
+                    self.wfile.flush()
+                    rec.answered = time.time()
                 except OSError:
                     self.close_connection = True
 
@@ -483,10 +486,26 @@ class Receiver:
         with self._lock:
             return [r for r in self._requests if route is None or r.route == route]
 
-    def wait_for_requests(self, route=None, count=1, timeout=10.0):
-        """Waits until at least count requests reached route; returns them all."""
-        return wait_for(lambda: (lambda rs: rs if len(rs) >= count else None)(self.requests(route)),
-                        timeout=timeout, message="%d request(s) to %s" % (count, route or "the receiver"))
+    def max_concurrency(self, route=None):
+        """The most requests to route that were open at the same moment (answered ones only)."""
+        events = []
+        for r in self.requests(route):
+            if r.answered is not None:
+                events += [(r.time, 1), (r.answered, -1)]
+        open_now = peak = 0
+        for _, step in sorted(events, key=lambda e: (e[0], e[1])):
+            open_now += step
+            peak = max(peak, open_now)
+        return peak
+
+    def wait_for_requests(self, route=None, count=1, timeout=10.0, answered=False):
+        """Waits until at least count requests reached route (and, with answered, all were answered);
+        returns them all."""
+        def enough():
+            rs = self.requests(route)
+            done = len(rs) >= count and (not answered or all(r.answered for r in rs))
+            return rs if done else None
+        return wait_for(enough, timeout=timeout, message="%d request(s) to %s" % (count, route or "the receiver"))
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -1,6 +1,10 @@
 """Running the processes: health and readiness, Prometheus metrics, configuration (--help, required
 secret, switch env aliases)."""
+import json
 import re
+import signal
+import socket
+import time
 import unittest
 
 from harness import SwitchyardCase, free_port, http_request, mint_jwt
@@ -45,6 +49,26 @@ class OperationsTest(SwitchyardCase):
         worker = self.start_worker()
         self.assertEqual(http_request("GET", worker.url("/healthz")).status, 200)
         self.assertPrometheusText(http_request("GET", worker.url("/metrics")))
+
+    def test_hub_finishes_an_in_flight_request_on_sigterm(self):
+        hub = self.start_hub()
+        self.create_subscriber(hub, topic="orders.created", target_url="http://127.0.0.1:9/x")
+        body = json.dumps({"topic": "orders.created", "data": {"n": 1}}).encode()
+        head = ("POST /v1/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+                "Content-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                % (hub.token(), len(body))).encode()
+        with socket.create_connection(("127.0.0.1", hub.port), timeout=10) as s:
+            s.sendall(head + body[:10])
+            time.sleep(0.3)
+            hub.process.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            s.sendall(body[10:])
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+        self.assertTrue(answer.startswith(b"HTTP/1.1 202"), answer[:200])
+        self.assertEqual(hub.process.wait_exit(timeout=10), 0)
+        self.assertEqual(self.redis.cmd("XLEN", self.prefix + ":jobs"), 1)
 
     def test_help_lists_every_setting(self):
         result = self.run_cli("--help")

@@ -25,6 +25,7 @@ class PublishApiTest(SwitchyardCase):
         return self.redis.cmd("XLEN", self.prefix + ":jobs"), self.redis.stream_entries()
 
     def post(self, body, token=None, content_type="application/json", path="/v1/publish", scheme="Bearer"):
+        """POSTs a raw body. token=False sends no Authorization; content_type=None no Content-Type."""
         headers = {"Content-Type": content_type}
         if token is not False:
             headers["Authorization"] = "%s %s" % (scheme, token or self.hub.token())
@@ -119,18 +120,23 @@ class PublishApiTest(SwitchyardCase):
                 self.assertIn("data", err["message"])
         self.assertStillServes()
 
-    def test_invalid_topic_is_400_invalid_request(self):
-        for topic in ("", "orders..created", "orders created", ".orders", "orders.", "a" * 256, 42):
+    def test_invalid_topic_is_400_invalid_topic(self):
+        for topic in ("", "orders..created", "orders created", ".orders", "orders.", "a" * 256):
             with self.subTest(topic=topic):
                 resp = self.post(json.dumps({"topic": topic, "data": GOOD_DATA}))
-                self.assertError(resp, 400, "invalid_request")
+                self.assertError(resp, 400, "invalid_topic")
         self.assertStillServes()
+
+    def test_topic_of_wrong_type_is_400_invalid_request(self):
+        err = self.assertRefused(self.post(json.dumps({"topic": 42, "data": GOOD_DATA})), 400,
+                                 "invalid_request")
+        self.assertIn("topic", err["message"])
 
     def test_pattern_is_not_a_publish_topic(self):
         for topic in ("orders.*", "orders.#", "#"):
             with self.subTest(topic=topic):
                 self.assertError(self.post(json.dumps({"topic": topic, "data": GOOD_DATA})), 400,
-                                 "invalid_request")
+                                 "invalid_topic")
         self.assertStillServes()
 
     def test_switch_format_bad_base64_is_400(self):
