@@ -1,13 +1,36 @@
--- promote: moves jobs whose retry or deliver_at time has come from the delayed set to the stream.
+-- promote: moves jobs whose time has come onto the stream: retries and deliver_at jobs from the
+-- delayed set; one parked job per open circuit whose probe is due (it becomes the probe); and the
+-- parked jobs of circuits that just closed, a batch per call.
 -- Safe to run from every worker at once: each job moves exactly once.
 -- KEYS: none.
 -- ARGV: prefix, now_ms, limit.
 -- Reply: the number of jobs moved.
-local p = ARGV[1]
-local due = redis.call('ZRANGEBYSCORE', p .. ':delayed', '-inf', ARGV[2], 'LIMIT', 0,
-                       tonumber(ARGV[3]))
+local p, now, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local stream = p .. ':jobs'
+local moved = 0
+local due = redis.call('ZRANGEBYSCORE', p .. ':delayed', '-inf', now, 'LIMIT', 0, limit)
 for _, jid in ipairs(due) do
   redis.call('ZREM', p .. ':delayed', jid)
-  redis.call('XADD', p .. ':jobs', '*', 'j', jid)
+  redis.call('XADD', stream, '*', 'j', jid)
+  moved = moved + 1
 end
-return #due
+for _, sid in ipairs(redis.call('ZRANGEBYSCORE', p .. ':cb:probes', '-inf', now, 'LIMIT', 0, 100)) do
+  local first = redis.call('ZPOPMIN', p .. ':parked:' .. sid, 1)
+  if first[1] then
+    redis.call('XADD', stream, '*', 'j', first[1])
+    moved = moved + 1
+    -- no second probe from here until admit has made this one the probe (or its lease ran out)
+    redis.call('ZADD', p .. ':cb:probes', tonumber(now) + 60000, sid)
+  else
+    redis.call('ZREM', p .. ':cb:probes', sid)  -- nothing parked: the next new job will probe
+  end
+end
+for _, sid in ipairs(redis.call('SRANDMEMBER', p .. ':unpark', 10)) do
+  local batch = redis.call('ZPOPMIN', p .. ':parked:' .. sid, limit)
+  for k = 1, #batch, 2 do
+    redis.call('XADD', stream, '*', 'j', batch[k])
+    moved = moved + 1
+  end
+  if redis.call('ZCARD', p .. ':parked:' .. sid) == 0 then redis.call('SREM', p .. ':unpark', sid) end
+end
+return moved

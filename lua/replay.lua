@@ -1,7 +1,8 @@
 -- replay: puts a dead-lettered job back on the stream with a fresh attempt count; its webhook-id
 -- (the job id) and attempt history stay.
 -- KEYS: none.
--- ARGV: prefix, job_id.
+-- ARGV: prefix, job_id, due_ms (0: now; else the job waits in the delayed set until then, which is
+--       how bulk replays are spread out at a bounded rate).
 -- Reply: 1 if replayed, 0 if the job is not a dead letter.
 local p, jid = ARGV[1], ARGV[2]
 local jk = p .. ':job:' .. jid
@@ -10,5 +11,10 @@ if redis.call('ZREM', p .. ':dead', jid) == 0 or not sid then return 0 end
 redis.call('ZREM', p .. ':dead:' .. sid, jid)
 redis.call('HSET', jk, 'state', 'pending', 'attempts', 0)
 redis.call('HDEL', jk, 'dead_at')
-redis.call('XADD', p .. ':jobs', '*', 'j', jid)
+local due = tonumber(ARGV[3]) or 0
+if due > 0 then
+  redis.call('ZADD', p .. ':delayed', due, jid)
+else
+  redis.call('XADD', p .. ':jobs', '*', 'j', jid)
+end
 return 1

@@ -161,6 +161,26 @@ static void rotate_secret(hub *h, hub_thread *t, http_resp *r, const subscriber 
     sub_free(&s);
 }
 
+/* Adds "circuit": {"state", "failures", "probe_at"} to a subscriber's JSON. */
+static cJSON *with_circuit(hub *h, hub_thread *t, cJSON *o, const char *id)
+{
+    char state[16];
+    long long failures = 0, probe_at = 0;
+    if (queue_breaker_state(t->r, h->cfg->prefix, id, state, &failures, &probe_at) != 0)
+        return o;
+    cJSON *c = cJSON_AddObjectToObject(o, "circuit");
+    cJSON_AddStringToObject(c, "state", state);
+    cJSON_AddNumberToObject(c, "failures", (double)failures);
+    if (probe_at > 0) {
+        char when[32];
+        codec_time_format(probe_at, when);
+        cJSON_AddStringToObject(c, "probe_at", when);
+    } else {
+        cJSON_AddNullToObject(c, "probe_at");
+    }
+    return o;
+}
+
 static void list_subs(hub *h, hub_thread *t, const http_req *q, http_resp *r)
 {
     subscriber *v;
@@ -228,7 +248,7 @@ static void subscribers(hub *h, hub_thread *t, const http_req *q, http_resp *r, 
             rotate_secret(h, t, r, &old);
     } else if (strcmp(m, "GET") == 0) {
         if (found)
-            http_json(r, 200, sub_to_json(&old, 0));
+            http_json(r, 200, with_circuit(h, t, sub_to_json(&old, 0), old.id));
         else
             http_error(r, 404, "not_found", "no subscriber with id or name \"%s\"", key);
     } else if (strcmp(m, "DELETE") == 0) {
@@ -383,8 +403,13 @@ static void dead_replay_range(hub *h, hub_thread *t, const http_req *q, http_res
     const cJSON *sid = cJSON_GetObjectItemCaseSensitive(body, "subscriber_id");
     const cJSON *since = cJSON_GetObjectItemCaseSensitive(body, "since");
     const cJSON *until = cJSON_GetObjectItemCaseSensitive(body, "until");
+    const cJSON *rate = cJSON_GetObjectItemCaseSensitive(body, "rate_per_s");
     int64_t a = 0, b = INT64_MAX / 2;
-    if (sid && !cJSON_IsNull(sid) && !cJSON_IsString(sid))
+    if (rate && !cJSON_IsNull(rate) &&
+        (!cJSON_IsNumber(rate) || rate->valuedouble < 1 || rate->valuedouble > 100000 ||
+         rate->valuedouble != (int)rate->valuedouble))
+        http_error(r, 400, "invalid_request", "\"rate_per_s\" must be a whole number from 1 to 100000");
+    else if (sid && !cJSON_IsNull(sid) && !cJSON_IsString(sid))
         http_error(r, 400, "invalid_request", "\"subscriber_id\" must be a string");
     else if (since && !cJSON_IsNull(since) &&
              (!cJSON_IsString(since) || codec_time_parse(since->valuestring, &a) != 0))
@@ -394,7 +419,9 @@ static void dead_replay_range(hub *h, hub_thread *t, const http_req *q, http_res
         http_error(r, 400, "invalid_request", "\"until\" must be an RFC 3339 time");
     else {
         long n = queue_dead_replay_range(t->r, h->cfg->prefix,
-                                         cJSON_IsString(sid) ? sid->valuestring : NULL, a, b);
+                                         cJSON_IsString(sid) ? sid->valuestring : NULL, a, b,
+                                         cJSON_IsNumber(rate) ? rate->valueint : 100,
+                                         hub_now_ms());
         if (n < 0) {
             unavailable(r, t->r);
         } else {

@@ -54,6 +54,10 @@ static const setting settings[] = {
       "how long events, attempts and dead letters are kept, s"),
     I("refresh-ms", "SWITCHYARD_REFRESH_MS", NULL, refresh_ms, 10, 60000, "250",
       "how often subscriber changes are picked up, ms"),
+    I("breaker-failures", "SWITCHYARD_BREAKER_FAILURES", NULL, breaker_failures, 0, 1000000, "10",
+      "worker: consecutive failed attempts that open a subscriber's circuit (0: no breaker)"),
+    I("breaker-probe-ms", "SWITCHYARD_BREAKER_PROBE_MS", NULL, breaker_probe_ms, 100, 3600000,
+      "5000", "worker: first wait before an open circuit is probed, ms (doubles up to 64x)"),
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 

@@ -23,6 +23,8 @@ typedef struct config {
     int64_t visibility_ms;     /* worker: a job idle this long in another consumer is reclaimed, ms */
     int64_t retention_s;       /* how long events, jobs and dead letters are kept, s */
     int64_t refresh_ms;        /* how often a process checks for subscriber changes, ms */
+    int64_t breaker_failures;  /* worker: consecutive failures that open a subscriber's circuit; 0 off */
+    int64_t breaker_probe_ms;  /* worker: first wait before probing an open circuit, ms */
 } config;
 
 /* Fills c with defaults, then the environment, then argv flags ("--name value" or "--name=value";

@@ -1,7 +1,6 @@
 #include "filter.h"
 
 #include <ctype.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +12,9 @@
 #include <lualib.h>
 
 #include "buf.h"
+#include "filter_data.h"
 #include "filter_lib.h"
+#include "filter_pattern.h"
 
 #define HOOK_EVERY 1000        /* VM instructions between count hooks */
 #define HOOK_EVERY_FINE 16     /* ... once an evaluation handles big objects (see go_fine) */
@@ -22,9 +23,6 @@
 #define SMALL_ALLOC 1024       /* bytes: allocations this small still succeed past the deadline */
 #define CLOCK_EVERY_BYTES (256 * 1024) /* bytes allocated by an evaluation between clock reads */
 #define CLOCK_EVERY_UNITS 1024 /* units of billed C work between clock reads */
-#define FILL_MAX 16            /* members: a small object or array that misses a key is cached whole */
-#define SMALL_ARRAY 8          /* arrays up to this index are walked; beyond it they get an index */
-#define PROXY_MAGIC 0x53594450u
 #define LIVE_NORMAL 1
 #define LIVE_BIG 2
 
@@ -50,12 +48,9 @@ struct filter_engine {
     int64_t started_ns;        /* monotonic time of this evaluation's first clock read, ns; 0 = none yet */
     int64_t units_unclocked;   /* units billed since the last clock read */
     size_t bytes_unclocked;    /* bytes allocated by this evaluation since the last clock read */
-    uint64_t gen;              /* event generation, bumped by every filter_set_event/filter_clear_event */
-    const cJSON *event;        /* the presented event data (borrowed) */
+    filter_data data;          /* the presented event and its proxies */
     int event_broken;          /* 1 if presenting the event ran out of memory: evaluations fail */
     int env_ref;               /* registry ref: the read-only globals filters see */
-    int cache_mt_ref;          /* registry ref: metatable of proxy caches ({__index = proxy_index}) */
-    int root_ref;              /* registry ref: the proxy for the current event's data */
     unsigned char *live;       /* live[h]: LIVE_NORMAL/LIVE_BIG if handle h is compiled, else 0 */
     size_t nlive;              /* entries in live */
     char msg_budget[96];       /* the error texts of the three limits */
@@ -64,19 +59,6 @@ struct filter_engine {
     char msg_object[96];
     size_t object_cap;         /* bytes: the largest single allocation an evaluation may make */
 };
-
-/* A read-only view of one JSON object or array. Its metatable's __index is a per-proxy cache table
- * (values already converted, so repeated reads stay inside the VM); a miss there calls proxy_index. */
-typedef struct proxy {
-    uint32_t magic;       /* PROXY_MAGIC */
-    uint64_t gen;         /* event generation the node belongs to; node is dead once it differs */
-    const cJSON *node;    /* the object or array (borrowed from the event) */
-    lua_Integer size;     /* members, -1 until counted */
-    const cJSON **index;  /* array members by position (lives in uservalue 2), NULL until built */
-} proxy;
-
-static const cJSON empty_object = {.type = cJSON_Object};
-static const char cache_owner_key = 0; /* address used as the cache table's key for its proxy */
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -97,9 +79,12 @@ void filter_limits_default(filter_limits *lim)
     lim->string_bytes = (size_t)1 << 20;
 }
 
+/* The engine is the Lua allocator's userdata (the state's extra space belongs to filter_data). */
 static filter_engine *engine_of(lua_State *L)
 {
-    return *(filter_engine **)lua_getextraspace(L);
+    void *fe;
+    lua_getallocf(L, &fe);
+    return fe;
 }
 
 static int64_t now_ns(void)
@@ -172,11 +157,11 @@ static int charge(void *ud, int64_t units, const char **why)
     return 0;
 }
 
-static void charge_or_raise(filter_engine *fe, lua_State *L, int64_t units)
+/* filter_lib_ctx.node_of */
+static const cJSON *node_of(void *ud, lua_State *L, int idx)
 {
-    const char *why;
-    if (units > 0 && charge(fe, units, &why) != 0)
-        luaL_error(L, "%s", why);
+    filter_engine *fe = ud;
+    return filter_data_node(&fe->data, L, idx);
 }
 
 /* The Lua allocator: counts bytes against the memory cap and, during an evaluation, meters allocation
@@ -227,268 +212,6 @@ static void *lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return p;
 }
 
-/* ---- event data proxies ---- */
-
-static void check_live(filter_engine *fe, lua_State *L, const proxy *px)
-{
-    if (px->gen != fe->gen)
-        luaL_error(L, "data from a previous event is no longer available");
-}
-
-static proxy *to_proxy(lua_State *L, int idx)
-{
-    proxy *px = lua_touserdata(L, idx);
-    if (!px || lua_type(L, idx) != LUA_TUSERDATA || lua_rawlen(L, idx) != sizeof *px ||
-        px->magic != PROXY_MAGIC)
-        return NULL;
-    return px;
-}
-
-/* filter_lib_ctx.node_of */
-static const cJSON *node_of(void *ud, lua_State *L, int idx)
-{
-    proxy *px = to_proxy(L, idx);
-    if (!px)
-        return NULL;
-    check_live(ud, L, px);
-    return px->node;
-}
-
-static int proxy_index(lua_State *L);
-static int proxy_newindex(lua_State *L);
-static int proxy_len(lua_State *L);
-static int proxy_pairs(lua_State *L);
-
-/* Pushes a new proxy for node: userdata P (uservalue 1: cache C) with metatable
- * {__index = C, __newindex, __len, __pairs, __name}; C's metatable is the shared cache metatable and
- * C[&cache_owner_key] = P lets proxy_index find the node. */
-static void push_proxy(filter_engine *fe, lua_State *L, const cJSON *node)
-{
-    proxy *px = lua_newuserdatauv(L, sizeof *px, 2);
-    *px = (proxy){PROXY_MAGIC, fe->gen, node, -1, NULL};
-    lua_createtable(L, 0, 5);
-    lua_createtable(L, 0, 1);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, fe->cache_mt_ref);
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -3);
-    lua_rawsetp(L, -2, &cache_owner_key);
-    lua_pushvalue(L, -1);
-    lua_setiuservalue(L, -4, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, proxy_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushcfunction(L, proxy_len);
-    lua_setfield(L, -2, "__len");
-    lua_pushcfunction(L, proxy_pairs);
-    lua_setfield(L, -2, "__pairs");
-    lua_pushliteral(L, "data");
-    lua_setfield(L, -2, "__name");
-    lua_setmetatable(L, -2);
-}
-
-/* JSON numbers arrive as doubles (cJSON keeps no text), so integers beyond 2^53 have already lost
- * precision; an integral value within int64 becomes a Lua integer, anything else a float. */
-static void push_number(lua_State *L, double d)
-{
-    if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 && d == floor(d))
-        lua_pushinteger(L, (lua_Integer)d);
-    else
-        lua_pushnumber(L, d);
-}
-
-static void push_json(filter_engine *fe, lua_State *L, const cJSON *c)
-{
-    switch (c->type & 0xFF) {
-    case cJSON_String: lua_pushstring(L, c->valuestring ? c->valuestring : ""); break;
-    case cJSON_Number: push_number(L, c->valuedouble); break;
-    case cJSON_True: lua_pushboolean(L, 1); break;
-    case cJSON_False: lua_pushboolean(L, 0); break;
-    case cJSON_Object:
-    case cJSON_Array: push_proxy(fe, L, c); break;
-    default: lua_pushnil(L); /* null (and raw/invalid) */
-    }
-}
-
-static lua_Integer member_count(filter_engine *fe, lua_State *L, proxy *px)
-{
-    if (px->size < 0) {
-        lua_Integer n = 0;
-        for (const cJSON *c = px->node->child; c; c = c->next)
-            n++;
-        charge_or_raise(fe, L, n / 8);
-        px->size = n;
-    }
-    return px->size;
-}
-
-/* Member i (1-based) of the array proxy px at stack index pidx. */
-static const cJSON *array_at(filter_engine *fe, lua_State *L, proxy *px, int pidx, lua_Integer i)
-{
-    if (!px->index && i <= SMALL_ARRAY) {
-        const cJSON *c = px->node->child;
-        while (c && --i > 0)
-            c = c->next;
-        return c;
-    }
-    if (!px->index) {
-        lua_Integer n = member_count(fe, L, px);
-        if (n == 0)
-            return NULL;
-        const cJSON **index = lua_newuserdatauv(L, (size_t)n * sizeof *index, 0);
-        lua_Integer k = 0;
-        for (const cJSON *c = px->node->child; c && k < n; c = c->next)
-            index[k++] = c;
-        lua_setiuservalue(L, pidx, 2);
-        px->index = index;
-    }
-    return i <= px->size ? px->index[i - 1] : NULL;
-}
-
-/* The member of px (at pidx) named by the key at kidx, or NULL. */
-static const cJSON *member_of(filter_engine *fe, lua_State *L, proxy *px, int pidx, int kidx)
-{
-    if (cJSON_IsObject(px->node)) {
-        if (lua_type(L, kidx) != LUA_TSTRING)
-            return NULL;
-        size_t kl, walked;
-        const char *k = lua_tolstring(L, kidx, &kl);
-        const cJSON *c = filter_lib_json_field(px->node, k, kl, &walked);
-        charge_or_raise(fe, L, (int64_t)(walked / 16));
-        return c;
-    }
-    int isint = 0;
-    lua_Integer i = lua_type(L, kidx) == LUA_TNUMBER ? lua_tointegerx(L, kidx, &isint) : 0;
-    if (i < 1 || !isint)
-        return NULL;
-    return array_at(fe, L, px, pidx, i);
-}
-
-/* Converts every member of small proxy px (at most FILL_MAX) into its cache at cidx and takes the
- * cache's metatable away: from then on a missing key is a plain table miss inside the VM, not a C call.
- * Members already cached stay as they are, so proxies keep their identity. */
-static void fill_cache(filter_engine *fe, lua_State *L, proxy *px, int cidx)
-{
-    int is_object = cJSON_IsObject(px->node);
-    lua_Integer pos = 0;
-    for (const cJSON *c = px->node->child; c; c = c->next) {
-        pos++;
-        if (is_object) {
-            /* with duplicate keys the first one is the member, as for lookups */
-            const char *k = c->string ? c->string : "";
-            if (filter_lib_json_field(px->node, k, strlen(k), NULL) != c)
-                continue;
-            lua_pushstring(L, k);
-        } else {
-            lua_pushinteger(L, pos);
-        }
-        lua_pushvalue(L, -1);
-        if (lua_rawget(L, cidx) != LUA_TNIL) {
-            lua_pop(L, 2);
-            continue;
-        }
-        lua_pop(L, 1);
-        push_json(fe, L, c);
-        lua_rawset(L, cidx); /* a nil (null) value stores nothing */
-    }
-    lua_pushnil(L);
-    lua_setmetatable(L, cidx);
-}
-
-/* __index of a cache table (cache, key): converts the member, remembers it, returns it. */
-static int proxy_index(lua_State *L)
-{
-    filter_engine *fe = engine_of(L);
-    lua_settop(L, 2);
-    lua_rawgetp(L, 1, &cache_owner_key);
-    proxy *px = to_proxy(L, 3);
-    if (!px)
-        return 0;
-    check_live(fe, L, px);
-    const cJSON *c = member_of(fe, L, px, 3, 2);
-    if (!c) {
-        if (member_count(fe, L, px) <= FILL_MAX)
-            fill_cache(fe, L, px, 1);
-        return 0;
-    }
-    push_json(fe, L, c);
-    if (!lua_isnil(L, -1)) {
-        lua_pushvalue(L, 2);
-        lua_pushvalue(L, -2);
-        lua_rawset(L, 1);
-    }
-    return 1;
-}
-
-static int proxy_newindex(lua_State *L)
-{
-    return luaL_error(L, "data is read-only");
-}
-
-static int proxy_len(lua_State *L)
-{
-    filter_engine *fe = engine_of(L);
-    proxy *px = to_proxy(L, 1);
-    if (!px)
-        return 0;
-    check_live(fe, L, px);
-    lua_pushinteger(L, member_count(fe, L, px));
-    return 1;
-}
-
-/* Iterator of pairs(proxy). Upvalues: the proxy, the last member visited (light userdata), its position. */
-static int proxy_next(lua_State *L)
-{
-    filter_engine *fe = engine_of(L);
-    proxy *px = to_proxy(L, lua_upvalueindex(1));
-    if (!px)
-        return 0;
-    check_live(fe, L, px);
-    const cJSON *last = lua_touserdata(L, lua_upvalueindex(2));
-    lua_Integer pos = lua_tointeger(L, lua_upvalueindex(3));
-    const cJSON *c = last ? last->next : pos == 0 ? px->node->child : NULL;
-    if (!c) {
-        lua_pushnil(L);
-        return 1;
-    }
-    lua_pushlightuserdata(L, (void *)c);
-    lua_replace(L, lua_upvalueindex(2));
-    lua_pushinteger(L, ++pos);
-    lua_replace(L, lua_upvalueindex(3));
-    if (cJSON_IsObject(px->node))
-        lua_pushstring(L, c->string ? c->string : "");
-    else
-        lua_pushinteger(L, pos);
-    /* the value goes through the cache so that pairs and indexing give the same proxies */
-    lua_getiuservalue(L, lua_upvalueindex(1), 1);
-    lua_pushvalue(L, -2);
-    if (lua_rawget(L, -2) == LUA_TNIL) {
-        lua_pop(L, 1);
-        push_json(fe, L, c);
-        if (!lua_isnil(L, -1)) {
-            lua_pushvalue(L, -3);
-            lua_pushvalue(L, -2);
-            lua_rawset(L, -4);
-        }
-    }
-    lua_remove(L, -2);
-    return 2;
-}
-
-static int proxy_pairs(lua_State *L)
-{
-    proxy *px = to_proxy(L, 1);
-    if (!px)
-        return 0;
-    check_live(engine_of(L), L, px);
-    lua_pushvalue(L, 1);
-    lua_pushlightuserdata(L, NULL);
-    lua_pushinteger(L, 0);
-    lua_pushcclosure(L, proxy_next, 3);
-    lua_pushvalue(L, 1);
-    lua_pushnil(L);
-    return 3;
-}
-
 /* ---- the sandbox ---- */
 
 /* __newindex of read-only tables; upvalue 1 is the sentence to raise. */
@@ -532,7 +255,7 @@ static int setup_sandbox(lua_State *L)
     luaL_requiref(L, LUA_GNAME, luaopen_base, 0); /* 2 */
     for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++)
         luaL_requiref(L, libs[i].name, libs[i].open, 0); /* 3: string, 4: table, 5: math, 6: utf8 */
-    filter_lib_patch_string(L, 3, &fe->lib);
+    filter_pattern_patch_string(L, 3, &fe->lib);
     filter_lib_patch_table(L, 4, &fe->lib);
     lua_pushnil(L);
     lua_setfield(L, 5, "randomseed"); /* one filter must not steer another's math.random */
@@ -578,12 +301,7 @@ static int setup_sandbox(lua_State *L)
     lua_setfield(L, 7, "_G");
     fe->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
-    lua_newtable(L);
-    lua_pushcfunction(L, proxy_index);
-    lua_setfield(L, -2, "__index");
-    fe->cache_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_pushboolean(L, 0);
-    fe->root_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    filter_data_open(L, &fe->data, &fe->lib);
 
     /* the full base library stays reachable from nowhere a filter can see */
     lua_newtable(L);
@@ -613,14 +331,6 @@ static void describe_limits(filter_engine *fe)
              "filter exceeded its memory limit (one object over %zu bytes)", fe->object_cap);
 }
 
-static int build_root(lua_State *L)
-{
-    filter_engine *fe = lua_touserdata(L, 1);
-    push_proxy(fe, L, fe->event);
-    lua_rawseti(L, LUA_REGISTRYINDEX, fe->root_ref);
-    return 0;
-}
-
 filter_engine *filter_new(const filter_limits *lim, char *err, size_t errlen)
 {
     filter_engine *fe = calloc(1, sizeof *fe);
@@ -641,8 +351,6 @@ filter_engine *filter_new(const filter_limits *lim, char *err, size_t errlen)
         fe->lim.string_bytes = def.string_bytes;
     describe_limits(fe);
     fe->lib = (filter_lib_ctx){fe->lim.string_bytes, charge, node_of, fe};
-    fe->event = &empty_object;
-    fe->gen = 1;
 
     lua_State *L = lua_newstate(lua_alloc, fe);
     if (!L) {
@@ -650,7 +358,6 @@ filter_engine *filter_new(const filter_limits *lim, char *err, size_t errlen)
         free(fe);
         return NULL;
     }
-    *(filter_engine **)lua_getextraspace(L) = fe;
     fe->L = L;
     lua_pushcfunction(L, setup_sandbox);
     lua_pushlightuserdata(L, fe);
@@ -862,13 +569,7 @@ void filter_release(filter_engine *fe, int handle)
 
 void filter_set_event(filter_engine *fe, const cJSON *data)
 {
-    lua_State *L = fe->L;
-    fe->gen++;
-    fe->event = (cJSON_IsObject(data) || cJSON_IsArray(data)) ? data : &empty_object;
-    lua_pushcfunction(L, build_root);
-    lua_pushlightuserdata(L, fe);
-    fe->event_broken = lua_pcall(L, 1, 0, 0) != LUA_OK;
-    lua_settop(L, 0);
+    fe->event_broken = filter_data_present(fe->L, &fe->data, data) != 0;
 }
 
 void filter_clear_event(filter_engine *fe)
@@ -890,7 +591,7 @@ int filter_eval(filter_engine *fe, int handle, char *err, size_t errlen)
     }
     lua_State *L = fe->L;
     lua_rawgeti(L, LUA_REGISTRYINDEX, handle);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, fe->root_ref);
+    filter_data_push_root(L, &fe->data);
     fe->instr_left = fe->lim.instructions;
     fe->started_ns = 0;
     fe->units_unclocked = 0;

@@ -1,5 +1,6 @@
 /* filter — subscriber filters: Lua 5.4 expressions over an event's data, run in a sandbox.
- * Engine: no I/O (reads the monotonic clock for the deadline). Calls: filter_lib, buf, cJSON, Lua.
+ * Engine: no I/O (reads the monotonic clock for the deadline). Calls: filter_data, filter_pattern,
+ * filter_lib, buf, cJSON, Lua.
  *
  * One filter_engine is one Lua state; it is not thread-safe: give each thread its own (filter_check
  * and filter_test make their own and may be called from any thread). A filter is compiled once

@@ -1,15 +1,9 @@
-/* filter_lib — what filters can call: helper functions over event data, and bounded replacements for the
- * parts of Lua's string and table libraries whose work inside C the instruction count hook cannot see
- * (pattern matching, string.rep, table.move/unpack/sort/insert/remove/concat).
+/* filter_lib — what filters can call: helper functions over event data, billed wrappers around the
+ * table library functions whose loops run inside C where the instruction count hook cannot see them
+ * (table.move/unpack/sort/insert/remove/concat), and the billing context (filter_lib_ctx) that every
+ * library function reaching into C work shares; the string library's bounded replacements are in
+ * filter_pattern.
  * Engine: no I/O. Calls: Lua, cJSON, and back into its owner only through filter_lib_ctx.
- *
- * Pattern matching (string.find/match/gmatch/gsub) is our own implementation of Lua 5.4 patterns
- * (manual §6.4.1): classes %a %c %d %g %l %p %s %u %w %x and their complements, %<punct> escapes, sets with
- * ranges, classes and ^, '.', quantifiers * + - ?, anchors ^ and $, captures and position captures,
- * back-references %1-%9, %bxy and %f[set]. It bills each matching step to ctx->charge and stops with
- * "pattern too complex: <reason>" when the evaluation's budget or deadline runs out, and it refuses more than
- * 200 nested pattern items ("pattern too complex"). Plain find (4th argument true, or no magic characters)
- * does not use the matcher. string.rep and string.gsub refuse results over ctx->string_bytes.
  *
  * Helpers (global functions; all nil-safe: a wrong or missing argument gives false/nil, never an error):
  *   has(v, key)            true if object v has key (even when its value is null) or array v has index key
@@ -48,9 +42,9 @@ typedef struct filter_lib_ctx {
     void *ud; /* passed back to charge and node_of */
 } filter_lib_ctx;
 
-/* Replaces find, match, gmatch, gsub and rep in the string library table at idx with bounded versions
- * and removes dump. */
-void filter_lib_patch_string(lua_State *L, int idx, filter_lib_ctx *ctx);
+/* Bills units of C work (one unit is about one VM instruction) to ctx->charge; raises "<what>: <reason>"
+ * (what NULL: just the reason) when the evaluation is out of budget or time. units <= 0 bills nothing. */
+void filter_lib_bill(lua_State *L, filter_lib_ctx *ctx, int64_t units, const char *what);
 
 /* Wraps move, unpack, sort, insert, remove and concat in the table library table at idx so that their
  * element loops are billed (up front) to ctx->charge. */

@@ -140,6 +140,13 @@ static void route(const http_req *q, http_resp *r, void *ctx)
                        "switchyard_queue_jobs{place=\"delayed\"} %lld\n"
                        "switchyard_queue_jobs{place=\"dead\"} %lld\n",
                        depth, delayed, dead);
+        long long open = queue_open_circuits(t->r, h->cfg->prefix);
+        if (open >= 0)
+            buf_printf(&r->body,
+                       "# HELP switchyard_circuits_open Subscribers whose circuit is open or "
+                       "half-open.\n# TYPE switchyard_circuits_open gauge\n"
+                       "switchyard_circuits_open %lld\n",
+                       open);
     } else {
         http_error(r, 404, "not_found", "no such endpoint: %s %s", q->method, p);
     }

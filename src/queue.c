@@ -234,32 +234,71 @@ int queue_promote(rds *r, const char *prefix, int64_t now_ms)
     return rc;
 }
 
-int queue_admit(rds *r, const char *prefix, const queue_job *j, int max_in_flight, int rate_per_s,
-                int64_t now_ms, int64_t lease_ms, int64_t *wait_ms)
+int queue_admit(rds *r, const char *prefix, int64_t now_ms, queue_admission *a, size_t n)
 {
-    char mif[16], rate[16], now[24], lease[24];
-    snprintf(mif, sizeof mif, "%d", max_in_flight);
-    snprintf(rate, sizeof rate, "%d", rate_per_s);
+    if (!n)
+        return 0;
+    size_t argc = 2 + 5 * n;
+    const char **av = malloc(argc * sizeof *av);
+    char (*nums)[3][24] = malloc(n * sizeof *nums);
+    char now[24];
     snprintf(now, sizeof now, "%lld", (long long)now_ms);
-    snprintf(lease, sizeof lease, "%lld", (long long)lease_ms);
-    const char *av[] = {prefix, j->sub_id, j->job_id, mif, rate, now, lease};
-    redisReply *rep = rds_script(r, "limit", 7, av, NULL);
-    int rc = -1;
-    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1) {
-        rc = rep->element[0]->integer == 1;
-        if (!rc && rep->elements >= 2)
-            *wait_ms = rep->element[1]->integer;
+    av[0] = prefix;
+    av[1] = now;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(nums[i][0], 24, "%d", a[i].max_in_flight);
+        snprintf(nums[i][1], 24, "%d", a[i].rate_per_s);
+        snprintf(nums[i][2], 24, "%lld", (long long)a[i].lease_ms);
+        const char **v = av + 2 + 5 * i;
+        v[0] = a[i].job->sub_id;
+        v[1] = a[i].job->job_id;
+        v[2] = nums[i][0];
+        v[3] = nums[i][1];
+        v[4] = nums[i][2];
     }
-    log_script_error("limit", rep);
+    redisReply *rep = rds_script(r, "admit", (int)argc, av, NULL);
+    free(av);
+    free(nums);
+    int rc = -1;
+    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == n) {
+        for (size_t i = 0; i < n; i++) {
+            redisReply *e = rep->element[i];
+            a[i].verdict = (int)e->element[0]->integer;
+            a[i].wait_ms = e->element[1]->integer;
+            a[i].probe = e->element[2]->type == REDIS_REPLY_STRING &&
+                         strcmp(e->element[2]->str, "probe") == 0;
+        }
+        rc = 0;
+    }
+    log_script_error("admit", rep);
     if (rep)
         freeReplyObject(rep);
     return rc;
 }
 
-int queue_settle(rds *r, const char *prefix, int64_t retention_s, const queue_job *j,
-                 const queue_outcome *o)
+int queue_breaker_state(rds *r, const char *prefix, const char *sub_id, char state[16],
+                        long long *failures, long long *probe_at_ms)
 {
-    char att[16], due[24], now[24], status[16], ret[24];
+    redisReply *rep = rds_cmd(r, "HMGET %s:cb:%s state failures probe_at", prefix, sub_id);
+    if (!reply_ok(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3) {
+        if (rep)
+            freeReplyObject(rep);
+        return -1;
+    }
+    snprintf(state, 16, "%s",
+             rep->element[0]->type == REDIS_REPLY_STRING ? rep->element[0]->str : "closed");
+    *failures = num(rep->element[1]);
+    *probe_at_ms = num(rep->element[2]);
+    freeReplyObject(rep);
+    return 0;
+}
+
+int queue_settle(rds *r, const char *prefix, int64_t retention_s, const queue_breaker *b,
+                 const queue_job *j, const queue_outcome *o)
+{
+    char att[16], due[24], now[24], status[16], ret[24], thr[16], probe[24];
+    snprintf(thr, sizeof thr, "%d", b ? b->failures : 0);
+    snprintf(probe, sizeof probe, "%lld", (long long)(b ? b->probe_ms : 0));
     snprintf(att, sizeof att, "%d", o->attempts);
     snprintf(due, sizeof due, "%lld", (long long)o->due_ms);
     snprintf(now, sizeof now, "%lld", (long long)o->now_ms);
@@ -267,8 +306,9 @@ int queue_settle(rds *r, const char *prefix, int64_t retention_s, const queue_jo
     snprintf(ret, sizeof ret, "%lld", (long long)retention_s);
     const char *av[] = {prefix, QUEUE_GROUP, j->entry, j->job_id, j->sub_id, o->state, att,
                         o->attempt_json ? o->attempt_json : "", due, now, status,
-                        o->last_error ? o->last_error : "", ret};
-    redisReply *rep = rds_script(r, "settle", 13, av, NULL);
+                        o->last_error ? o->last_error : "", ret,
+                        o->breaker ? o->breaker : "", thr, probe};
+    redisReply *rep = rds_script(r, "settle", 16, av, NULL);
     int rc = rep && rep->type == REDIS_REPLY_INTEGER ? 0 : -1;
     log_script_error("settle", rep);
     if (rep)
@@ -410,10 +450,12 @@ cJSON *queue_dead_list(rds *r, const char *prefix, const char *sub_id, const cha
     return o;
 }
 
-int queue_dead_replay(rds *r, const char *prefix, const char *job_id)
+static int replay_at(rds *r, const char *prefix, const char *job_id, int64_t due_ms)
 {
-    const char *av[] = {prefix, job_id};
-    redisReply *rep = rds_script(r, "replay", 2, av, NULL);
+    char due[24];
+    snprintf(due, sizeof due, "%lld", (long long)due_ms);
+    const char *av[] = {prefix, job_id, due};
+    redisReply *rep = rds_script(r, "replay", 3, av, NULL);
     int rc = rep && rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : -1;
     log_script_error("replay", rep);
     if (rep)
@@ -445,8 +487,13 @@ int queue_dead_delete(rds *r, const char *prefix, const char *job_id)
     return rc;
 }
 
+int queue_dead_replay(rds *r, const char *prefix, const char *job_id)
+{
+    return replay_at(r, prefix, job_id, 0);
+}
+
 long queue_dead_replay_range(rds *r, const char *prefix, const char *sub_id, int64_t since_ms,
-                             int64_t until_ms)
+                             int64_t until_ms, int rate_per_s, int64_t now_ms)
 {
     char key[256];
     if (sub_id && *sub_id)
@@ -465,7 +512,9 @@ long queue_dead_replay_range(rds *r, const char *prefix, const char *sub_id, int
         size_t n = rep->elements;
         long moved = 0;
         for (size_t i = 0; i < n; i++) {
-            int rc = queue_dead_replay(r, prefix, rep->element[i]->str);
+            /* the k-th job replayed is due k / rate seconds from now */
+            int64_t due = now_ms + (total + moved) * 1000 / rate_per_s;
+            int rc = replay_at(r, prefix, rep->element[i]->str, due);
             if (rc < 0) {
                 freeReplyObject(rep);
                 return total ? total : -1;
@@ -477,6 +526,15 @@ long queue_dead_replay_range(rds *r, const char *prefix, const char *sub_id, int
         if (n < 500 || moved == 0)
             return total;
     }
+}
+
+long long queue_open_circuits(rds *r, const char *prefix)
+{
+    redisReply *a = rds_cmd(r, "SCARD %s:cb:open", prefix);
+    long long n = a && a->type == REDIS_REPLY_INTEGER ? a->integer : -1;
+    if (a)
+        freeReplyObject(a);
+    return n;
 }
 
 long long queue_depth(rds *r, const char *prefix, long long *delayed, long long *dead)

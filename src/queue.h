@@ -4,7 +4,9 @@
  * Calls: rds, codec, buf, cJSON, log.
  * Keys (P = prefix): P:jobs (stream, group "workers"), P:delayed (zset job -> due ms), P:dead and
  * P:dead:<sub> (zset job -> dead_at ms), P:ev:<event> (hash), P:job:<job> (hash), P:job:<job>:log
- * (list of attempt JSON), P:idem:<key> (string, 24 h). */
+ * (list of attempt JSON), P:idem:<key> (string, 24 h), P:inflight:<sub> (zset job -> lease end),
+ * P:rate:<sub> (token bucket), P:cb:<sub> (circuit), P:cb:probes (zset sub -> probe time),
+ * P:parked:<sub> (zset job -> parked at), P:unpark (set of subs whose parked jobs go back). */
 #ifndef SY_QUEUE_H
 #define SY_QUEUE_H
 #include <stddef.h>
@@ -69,17 +71,36 @@ typedef struct queue_outcome {
     int64_t now_ms;            /* epoch ms */
     int last_status;           /* HTTP status, 0 = none */
     const char *last_error;    /* "" if none */
+    const char *breaker;       /* "ok" / "fail": what the attempt says of the endpoint; "" nothing */
 } queue_outcome;
 
-/* Admits one delivery of j under its subscriber's max_in_flight / rate_per_s (0 = no limit), across
- * all workers; the slot is a lease of lease_ms and is released by queue_settle. Returns 1 admitted,
- * 0 refused (*wait_ms: when to ask again), -1 Redis failed. */
-int queue_admit(rds *r, const char *prefix, const queue_job *j, int max_in_flight, int rate_per_s,
-                int64_t now_ms, int64_t lease_ms, int64_t *wait_ms);
+typedef struct queue_breaker {
+    int failures;              /* consecutive failures that open a circuit; 0 = breaker off */
+    int64_t probe_ms;          /* first wait before probing an open circuit, ms (doubles, to 64x) */
+} queue_breaker;
+
+typedef struct queue_admission {
+    const queue_job *job;      /* the job asking */
+    int max_in_flight;         /* its subscriber's limit, 0 = none */
+    int rate_per_s;            /* its subscriber's limit, 0 = none */
+    int64_t lease_ms;          /* how long an in-flight slot (or a probe) is held at most */
+    int verdict;               /* out: 1 attempt now, 0 wait wait_ms, 2 park (circuit open) */
+    int64_t wait_ms;           /* out: with verdict 0 */
+    int probe;                 /* out: 1 if this attempt probes an open circuit */
+} queue_admission;
+
+/* Decides for n jobs at once (one round trip) whether each may be attempted now, under its
+ * subscriber's circuit breaker, max_in_flight and rate limit, counted across all workers. Slots are
+ * released by queue_settle. Returns 0, or -1 when Redis failed (verdicts untouched). */
+int queue_admit(rds *r, const char *prefix, int64_t now_ms, queue_admission *a, size_t n);
 
 /* Records an attempt's outcome and releases the stream entry. Returns 0 or -1. */
-int queue_settle(rds *r, const char *prefix, int64_t retention_s, const queue_job *j,
-                 const queue_outcome *o);
+int queue_settle(rds *r, const char *prefix, int64_t retention_s, const queue_breaker *b,
+                 const queue_job *j, const queue_outcome *o);
+/* Circuit state of a subscriber: "closed", "open" or "half_open"; *failures and *probe_at_ms
+ * (epoch ms) filled when not closed. -1 on Redis failure. */
+int queue_breaker_state(rds *r, const char *prefix, const char *sub_id, char state[16],
+                        long long *failures, long long *probe_at_ms);
 
 /* GET /v1/events/{id} body, or NULL with *found = 0 (no such event) or -1 (Redis failed). */
 cJSON *queue_event_json(rds *r, const char *prefix, const char *event_id, int *found);
@@ -91,10 +112,12 @@ cJSON *queue_dead_list(rds *r, const char *prefix, const char *sub_id, const cha
 int queue_dead_replay(rds *r, const char *prefix, const char *job_id);
 /* 1 deleted, 0 not a dead letter, -1 Redis failed. */
 int queue_dead_delete(rds *r, const char *prefix, const char *job_id);
-/* Replays the dead letters of sub_id (NULL: all) dead between since_ms and until_ms. Returns the
- * count, or -1. */
+/* Replays the dead letters of sub_id (NULL: all) dead between since_ms and until_ms, spread out at
+ * rate_per_s from now_ms (the first at once). Returns the count, or -1. */
 long queue_dead_replay_range(rds *r, const char *prefix, const char *sub_id, int64_t since_ms,
-                             int64_t until_ms);
+                             int64_t until_ms, int rate_per_s, int64_t now_ms);
+/* Subscribers whose circuit is open or half-open, or -1. */
+long long queue_open_circuits(rds *r, const char *prefix);
 /* Jobs waiting: stream length + delayed. -1 on failure. */
 long long queue_depth(rds *r, const char *prefix, long long *delayed, long long *dead);
 

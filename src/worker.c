@@ -1,6 +1,7 @@
 #include "worker.h"
 
 #include <curl/curl.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,7 @@ typedef struct outcome_retry {   /* a settle Redis did not take; tried again lat
     int64_t now_ms;              /* when it happened, epoch ms */
     int status;                  /* HTTP status or 0 */
     char *error;                 /* owned */
+    char breaker[8];             /* queue_outcome.breaker */
     struct outcome_retry *next;
 } outcome_retry;
 
@@ -57,6 +59,8 @@ typedef struct worker {
     int ninflight;               /* entries in inflight */
     outcome_retry *unsettled;    /* outcomes waiting for Redis */
     char consumer[128];          /* stream consumer name: host-pid-random */
+    queue_breaker breaker;       /* circuit breaker settings */
+    int fair_share;              /* most deliveries one subscriber may hold in this worker */
 } worker;
 
 static volatile sig_atomic_t stopping;
@@ -104,12 +108,12 @@ static char *attempt_json(int64_t at_ms, int status, int64_t latency_ms, const c
 /* Records an outcome; when Redis does not take it, keeps it to try again (the job stays pending
  * in our name meanwhile, so nothing is lost). Takes ownership of job. */
 static void settle(worker *w, queue_job *job, const char *state, int attempts, char *att_json,
-                   int64_t due_ms, int status, const char *error)
+                   int64_t due_ms, int status, const char *error, const char *breaker)
 {
     queue_outcome o = {.state = state, .attempts = attempts, .attempt_json = att_json,
                        .due_ms = due_ms, .now_ms = wall_ms(), .last_status = status,
-                       .last_error = error ? error : ""};
-    if (queue_settle(w->r, w->cfg->prefix, w->cfg->retention_s, job, &o) == 0) {
+                       .last_error = error ? error : "", .breaker = breaker};
+    if (queue_settle(w->r, w->cfg->prefix, w->cfg->retention_s, &w->breaker, job, &o) == 0) {
         queue_job_free(job);
         free(att_json);
         return;
@@ -124,6 +128,7 @@ static void settle(worker *w, queue_job *job, const char *state, int attempts, c
     u->now_ms = o.now_ms;
     u->status = status;
     u->error = strdup(error ? error : "");
+    snprintf(u->breaker, sizeof u->breaker, "%s", breaker);
     u->next = w->unsettled;
     w->unsettled = u;
 }
@@ -135,8 +140,9 @@ static void flush_unsettled(worker *w)
         outcome_retry *u = *pp;
         queue_outcome o = {.state = u->state, .attempts = u->attempts,
                            .attempt_json = u->attempt_json, .due_ms = u->due_ms,
-                           .now_ms = u->now_ms, .last_status = u->status, .last_error = u->error};
-        if (queue_settle(w->r, w->cfg->prefix, w->cfg->retention_s, &u->job, &o) != 0)
+                           .now_ms = u->now_ms, .last_status = u->status, .last_error = u->error,
+                           .breaker = u->breaker};
+        if (queue_settle(w->r, w->cfg->prefix, w->cfg->retention_s, &w->breaker, &u->job, &o) != 0)
             return;
         *pp = u->next;
         queue_job_free(&u->job);
@@ -191,54 +197,116 @@ static void log_attempt(const queue_job *j, int attempt, int status, int64_t lat
             error && *error ? "\"" : "");
 }
 
-/* Begins delivering job, or settles it at once when it cannot be delivered. Takes the job. */
-static void start(worker *w, queue_job *job)
+/* The newest snapshot, caught up with the store when one of the jobs names a subscriber it lacks
+ * (created a moment ago, and this worker's refresher has not seen it yet). */
+static reg_snapshot *snapshot_for(worker *w, const queue_job *jobs, int n)
 {
     reg_snapshot *snap = reg_acquire(w->reg);
-    long i = reg_find(snap, job->sub_id);
-    if (i < 0) {   /* maybe created a moment ago: catch up with the store before deciding */
-        long long ver = reg_version(w->r, w->cfg->prefix);
-        if (ver > snap->version) {
-            reg_release(snap);
-            reg_wait_version(w->reg, ver, 2000);
-            snap = reg_acquire(w->reg);
-            i = reg_find(snap, job->sub_id);
+    for (int k = 0; k < n; k++)
+        if (reg_find(snap, jobs[k].sub_id) < 0) {
+            long long ver = reg_version(w->r, w->cfg->prefix);
+            if (ver > snap->version) {
+                reg_release(snap);
+                reg_wait_version(w->reg, ver, 2000);
+                snap = reg_acquire(w->reg);
+            }
+            break;
         }
-    }
-    int64_t now = wall_ms();
-    if (i < 0) {
+    return snap;
+}
+
+/* Settles jobs that cannot be attempted at all. Returns 1 if it took the job. */
+static int settle_unattemptable(worker *w, queue_job *job, const subscriber *sub, int64_t now)
+{
+    if (!sub) {
         log_attempt(job, job->attempts, 0, 0, "discarded", "subscriber was deleted");
         metrics_inc(M_DELIVER_DISCARDED, 1);
-        settle(w, job, "discarded", job->attempts, NULL, 0, 0, "subscriber was deleted");
-        reg_release(snap);
-        return;
+        settle(w, job, "discarded", job->attempts, NULL, 0, 0, "subscriber was deleted", "");
+        return 1;
     }
-    const subscriber *sub = &snap->subs[i];
     if (job->expires_at_ms && now > job->expires_at_ms) {
         log_attempt(job, job->attempts, 0, 0, "expired", "ttl ran out before delivery");
         metrics_inc(M_DELIVER_EXPIRED, 1);
-        settle(w, job, "expired", job->attempts, NULL, 0, 0, "ttl ran out before delivery");
-        reg_release(snap);
-        return;
+        settle(w, job, "expired", job->attempts, NULL, 0, 0, "ttl ran out before delivery", "");
+        return 1;
     }
     if (!sub->enabled) {   /* held, not dropped: re-enabling the subscriber resumes delivery */
-        settle(w, job, "retrying", job->attempts, NULL, now + 30000, 0, "subscriber is disabled");
-        reg_release(snap);
-        return;
+        settle(w, job, "pending", job->attempts, NULL, now + 30000, 0, "subscriber is disabled", "");
+        return 1;
     }
-    if (sub->max_in_flight || sub->rate_limit_per_s) {
-        int64_t wait = 0;
-        int ok = queue_admit(w->r, w->cfg->prefix, job, sub->max_in_flight, sub->rate_limit_per_s,
-                             now, (int64_t)sub->timeout_ms + 5000, &wait);
-        if (ok != 1) {   /* over its limits (or Redis failed): wait in the delayed set, no attempt */
-            uint32_t jitter;
-            codec_random(&jitter, sizeof jitter);
-            settle(w, job, "pending", job->attempts, NULL,
-                   now + (ok == 0 ? wait : 1000) + jitter % 50, 0, "");
-            reg_release(snap);
-            return;
+    return 0;
+}
+
+/* Deliveries this worker holds for one subscriber. */
+static int held_for(const worker *w, const char *sub_id)
+{
+    int n = 0;
+    for (const transfer *t = w->inflight; t; t = t->next)
+        n += strcmp(t->job.sub_id, sub_id) == 0;
+    return n;
+}
+
+static uint32_t jitter_ms(uint32_t range)
+{
+    uint32_t r;
+    codec_random(&r, sizeof r);
+    return r % range;
+}
+
+static void begin(worker *w, queue_job *job, reg_snapshot *snap, const subscriber *sub, int64_t now);
+
+/* Starts what may start of the jobs just taken; the rest wait (in the delayed set), park (behind
+ * an open circuit) or end. Takes every job. */
+static void start_batch(worker *w, queue_job *jobs, int n)
+{
+    reg_snapshot *snap = snapshot_for(w, jobs, n);
+    const subscriber **subs = calloc((size_t)n + 1, sizeof *subs);
+    queue_admission *adm = calloc((size_t)n + 1, sizeof *adm);
+    size_t nadm = 0;
+    int64_t now = wall_ms();
+    for (int k = 0; k < n; k++) {
+        long i = reg_find(snap, jobs[k].sub_id);
+        subs[k] = i < 0 ? NULL : &snap->subs[i];
+        if (settle_unattemptable(w, &jobs[k], subs[k], now)) {
+            subs[k] = NULL;
+            continue;
+        }
+        adm[nadm++] = (queue_admission){.job = &jobs[k], .max_in_flight = subs[k]->max_in_flight,
+                                        .rate_per_s = subs[k]->rate_limit_per_s,
+                                        .lease_ms = (int64_t)subs[k]->timeout_ms + 5000};
+    }
+    if (nadm && queue_admit(w->r, w->cfg->prefix, now, adm, nadm) != 0)
+        for (size_t a = 0; a < nadm; a++)   /* Redis failed: try these again in a second */
+            adm[a].verdict = 0, adm[a].wait_ms = 1000;
+    for (size_t a = 0, k = 0; a < nadm; a++) {
+        queue_job *job = (queue_job *)adm[a].job;
+        while (&jobs[k] != job)
+            k++;
+        if (adm[a].verdict == 2) {
+            settle(w, job, "parked", job->attempts, NULL, 0, 0, "circuit open: waiting for a probe",
+                   "");
+        } else if (adm[a].verdict == 0) {
+            settle(w, job, "pending", job->attempts, NULL, now + adm[a].wait_ms + jitter_ms(50), 0,
+                   "", "");
+        } else if (!adm[a].probe && held_for(w, job->sub_id) >= w->fair_share) {
+            /* one slow endpoint must not hold every slot of this worker */
+            settle(w, job, "pending", job->attempts, NULL, now + 200 + jitter_ms(200), 0, "", "");
+        } else {
+            if (adm[a].probe)
+                log_msg(LOG_INFO, "breaker.probe", "subscriber_id=%s job_id=%s", job->sub_id,
+                        job->job_id);
+            atomic_fetch_add(&snap->refs, 1);
+            begin(w, job, snap, subs[k], now);
         }
     }
+    free(subs);
+    free(adm);
+    reg_release(snap);
+}
+
+/* Builds the request and adds the transfer. Takes the job and one reference to snap. */
+static void begin(worker *w, queue_job *job, reg_snapshot *snap, const subscriber *sub, int64_t now)
+{
     transfer *t = calloc(1, sizeof *t);
     t->job = *job;
     memset(job, 0, sizeof *job);
@@ -255,7 +323,7 @@ static void start(worker *w, queue_job *job)
         int attempts = t->job.attempts + 1;
         log_attempt(&t->job, attempts, 0, 0, "dead", err);
         metrics_inc(M_DELIVER_DEAD, 1);
-        settle(w, &t->job, "dead", attempts, attempt_json(now, 0, 0, err), 0, 0, err);
+        settle(w, &t->job, "dead", attempts, attempt_json(now, 0, 0, err), 0, 0, err, "");
         transfer_free(t);
         return;
     }
@@ -361,9 +429,11 @@ static void finish(worker *w, transfer *t, CURLcode res)
         }
     }
     }
+    /* what the attempt says of the endpoint, for its circuit breaker */
+    const char *health = status == 0 || status == 429 || status >= 500 ? "fail" : "ok";
     log_attempt(&t->job, attempt, (int)status, latency_ms, state, error);
     settle(w, &t->job, state, attempt, attempt_json(now, (int)status, latency_ms, error), due,
-           (int)status, error);
+           (int)status, error, health);
 }
 
 static void reap(worker *w)
@@ -408,7 +478,7 @@ static void return_inflight(worker *w)
         w->inflight = t->next;
         curl_multi_remove_handle(w->multi, t->easy);
         log_msg(LOG_INFO, "worker.returned", "job_id=%s", t->job.job_id);
-        settle(w, &t->job, "pending", t->job.attempts, NULL, 0, 0, "worker stopped");
+        settle(w, &t->job, "pending", t->job.attempts, NULL, 0, 0, "worker stopped", "");
         transfer_free(t);
         w->ninflight--;
     }
@@ -433,7 +503,10 @@ static void serve_metrics(const http_req *q, http_resp *r, void *ctx)
 
 int worker_run(const config *cfg)
 {
-    worker w = {.cfg = cfg};
+    worker w = {.cfg = cfg,
+                .breaker = {.failures = (int)cfg->breaker_failures,
+                            .probe_ms = cfg->breaker_probe_ms},
+                .fair_share = cfg->concurrency / 4 > 2 ? (int)(cfg->concurrency / 4) : 2};
     char err[256], host[64] = "host", rnd[32];
     gethostname(host, sizeof host - 1);
     codec_new_id("", rnd);
@@ -501,8 +574,10 @@ int worker_run(const config *cfg)
             int block = w.ninflight ? 0 : (int)(PROMOTE_EVERY_MS);
             int n = queue_take(w.r, cfg->prefix, w.consumer, room, block, cfg->visibility_ms,
                                reclaim, &jobs);
+            if (n > 0)
+                start_batch(&w, jobs, n);
             for (int k = 0; k < n; k++)
-                start(&w, &jobs[k]);
+                queue_job_free(&jobs[k]);
             free(jobs);
             taken = n > 0;
         }
