@@ -94,12 +94,85 @@ static int set(config *c, const setting *s, const char *val, const char *from, c
     return 0;
 }
 
+static const setting *by_name(const char *name, size_t n)
+{
+    for (size_t k = 0; k < NSETTINGS; k++) {
+        const setting *s = &settings[k];
+        if ((strlen(s->flag) == n && strncmp(s->flag, name, n) == 0) ||
+            (strlen(s->env) == n && strncmp(s->env, name, n) == 0) ||
+            (s->alias && strlen(s->alias) == n && strncmp(s->alias, name, n) == 0))
+            return s;
+    }
+    return NULL;
+}
+
+/* The config file: "NAME=value" lines, NAME a flag or environment name; '#' starts a comment line;
+ * the value runs to the end of the line (surrounding spaces and one pair of quotes dropped). */
+static int load_file(config *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "config file %s cannot be read", path);
+        return -1;
+    }
+    char line[2048];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *p = line, *end = line + strlen(line);
+        while (end > p && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+            *--end = '\0';
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0' || *p == '#')
+            continue;
+        char *eq = strchr(p, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s:%d: expected NAME=value", path, lineno);
+            rc = -1;
+            break;
+        }
+        char *name_end = eq;
+        while (name_end > p && (name_end[-1] == ' ' || name_end[-1] == '\t'))
+            name_end--;
+        const setting *s = by_name(p, (size_t)(name_end - p));
+        char *val = eq + 1;
+        while (*val == ' ' || *val == '\t')
+            val++;
+        size_t vlen = strlen(val);
+        if (vlen >= 2 && (val[0] == '"' || val[0] == '\'') && val[vlen - 1] == val[0]) {
+            val[vlen - 1] = '\0';
+            val++;
+        }
+        char from[300];
+        snprintf(from, sizeof from, "%s:%d: %.*s", path, lineno, (int)(name_end - p), p);
+        if (!s) {
+            snprintf(err, errlen, "%s is not a setting (see switchyard --help)", from);
+            rc = -1;
+        } else {
+            rc = set(c, s, val, from, err, errlen);
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
 int config_load(config *c, int argc, char **argv, char ***rest, int *nrest, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < NSETTINGS; i++)
         if (set(c, &settings[i], settings[i].def, settings[i].flag, err, errlen))
             return -1;
+    /* the config file is the weakest source that is not a default: environment and flags win */
+    const char *file = getenv("SWITCHYARD_CONFIG");
+    for (int i = 0; i < argc; i++) {
+        if (strncmp(argv[i], "--config=", 9) == 0)
+            file = argv[i] + 9;
+        else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            file = argv[i + 1];
+    }
+    if (file && *file && load_file(c, file, err, errlen))
+        return -1;
     for (size_t i = 0; i < NSETTINGS; i++) {
         const setting *s = &settings[i];
         const char *v = s->alias ? getenv(s->alias) : NULL;
@@ -125,6 +198,10 @@ int config_load(config *c, int argc, char **argv, char ***rest, int *nrest, char
         const char *a = argv[i];
         if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
             argv[n++] = argv[i];
+            continue;
+        }
+        if (strncmp(a, "--config", 8) == 0 && (a[8] == '\0' || a[8] == '=')) {
+            i += a[8] == '\0';   /* read above */
             continue;
         }
         const char *name = a + 2, *eq = strchr(name, '=');
@@ -166,7 +243,11 @@ int config_load(config *c, int argc, char **argv, char ***rest, int *nrest, char
 
 void config_help(char *out, size_t outlen)
 {
-    size_t used = 0;
+    size_t used = (size_t)snprintf(out, outlen,
+                                   "  --%-20s %-52s default: (none)\n      %s\n", "config",
+                                   "SWITCHYARD_CONFIG",
+                                   "file of NAME=value lines (flag or environment names); "
+                                   "environment and flags override it");
     for (size_t i = 0; i < NSETTINGS && used < outlen; i++) {
         const setting *s = &settings[i];
         char envs[96];

@@ -1,5 +1,6 @@
-/* config — every setting of every subcommand: defaults, SWITCHYARD_* environment variables (and
- * switch's aliases), then command-line flags, in rising precedence; --help text.
+/* config — every setting of every subcommand: defaults, an optional config file (--config or
+ * SWITCHYARD_CONFIG), SWITCHYARD_* environment variables (and switch's aliases), then command-line
+ * flags, in rising precedence; --help text.
  * Calls: nothing (reads the environment). */
 #ifndef SY_CONFIG_H
 #define SY_CONFIG_H

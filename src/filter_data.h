@@ -1,6 +1,6 @@
 /* filter_data — presents an event's JSON data to filters as read-only, lazily converted Lua values.
- * Engine: no I/O. Calls: filter_lib (filter_lib_json_field, filter_lib_bill), cJSON,
- * Lua. Used by filter, which owns the Lua state.
+ * Engine: no I/O. Calls: filter_lib (filter_lib_json_field, filter_lib_bill), cJSON, Lua. Used by
+ * filter, which owns the Lua state.
  *
  * An object or array is a proxy: a userdata whose metatable's __index is a per-proxy cache table, so
  * a member read once is read again without leaving the VM; a miss calls into C, which converts that one

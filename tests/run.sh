@@ -4,7 +4,7 @@
 # Usage: bash tests/run.sh [--quick]   (--quick: skip the sanitizer build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tests/deps.sh
+bash tests/deps.sh --test
 jobs=$(nproc)
 
 run_build() {   # name, extra cmake args...

@@ -117,7 +117,9 @@ def verify_webhook(secret: Union[str, bytes], headers: Headers, body: Body, *,
     found = _collect(headers)
     msg_id = _single(found, "webhook-id")
     stamp = _single(found, "webhook-timestamp")
-    signatures = " ".join(found.get("webhook-signature", [])).split()
+    # Space-separated entries; a trailing comma comes from duplicate headers joined with ", ".
+    signatures = [e.rstrip(",") for e in " ".join(found.get("webhook-signature", [])).split()]
+    signatures = [e for e in signatures if e]
     if not signatures:
         raise WebhookVerificationError("missing webhook-signature header")
     if not stamp.isdigit() or len(stamp) > 12:
