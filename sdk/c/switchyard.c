@@ -120,8 +120,8 @@ int syc_publish(syc_client *c, const char *topic, const char *data_json, const s
         if (attempt > 0)
             syc__sleep_ms(backoff_ms(c, attempt));
         const char *bearer = syc__publisher_token(c, (int64_t)time(NULL));
-        if (!bearer && c->code[0])
-            goto done;
+        if (!bearer && c->jwt_secret)
+            goto done;   /* minting failed */
         if (syc__exchange(c, "POST", url.p, body.p, body.len, bearer, idem, &retryable) == 0)
             retryable = c->status == 429 || c->status == 503;
         if (!retryable || attempt >= c->retries)

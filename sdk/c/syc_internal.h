@@ -72,7 +72,8 @@ uint64_t syc__random(syc_client *c);
 
 /* The bearer credential syc_publish sends at now_s: the fixed token, or the cached minted one,
  * minted afresh once it is within a quarter of its lifetime (at most 60 s) of expiry. NULL when no
- * publisher credential is set, or (with the error set) when minting failed. Owned by the client. */
+ * publisher credential is set, or, when a JWT secret is set, when minting failed (the error is
+ * then set). Owned by the client. */
 const char *syc__publisher_token(syc_client *c, int64_t now_s);
 
 /* One HTTP exchange: method url with body (body_len bytes; NULL for none), "Authorization: Bearer

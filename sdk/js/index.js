@@ -140,10 +140,12 @@ function bodyBytes(body) {
   );
 }
 
-/** Lower-cased header name -> every value, from a plain object, Headers, a Map or [name, value] pairs. */
+/** Lower-cased header name -> every value, from a plain object (IncomingMessage.headers), Headers,
+ * a Map or [name, value] pairs. */
 function collectHeaders(headers) {
   if (!headers || typeof headers !== 'object') throw new TypeError('headers must be an object, Headers or Map');
-  const pairs = typeof headers.entries === 'function' ? headers.entries() : Object.entries(headers);
+  // Headers, Map and arrays of pairs iterate as [name, value]; plain objects do not iterate.
+  const pairs = typeof headers[Symbol.iterator] === 'function' ? headers : Object.entries(headers);
   const out = new Map();
   for (const [name, value] of pairs) {
     const key = String(name).toLowerCase();
