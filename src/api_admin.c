@@ -49,23 +49,6 @@ static void method_not_allowed(http_resp *r, const char *allow, const char *path
     http_error(r, 405, "method_not_allowed", "%s answers %s", path, allow);
 }
 
-/* Parses the body as a JSON object; NULL with the response set otherwise. */
-static cJSON *body_object(const http_req *q, http_resp *r)
-{
-    cJSON *o = cJSON_ParseWithLength(q->body, q->body_len);
-    if (!o) {
-        http_error(r, 400, "invalid_json", q->body_len ? "request body is not valid JSON"
-                                                       : "request body is empty; send a JSON object");
-        return NULL;
-    }
-    if (!cJSON_IsObject(o)) {
-        cJSON_Delete(o);
-        http_error(r, 400, "invalid_request", "request body must be a JSON object");
-        return NULL;
-    }
-    return o;
-}
-
 /* Stores s and waits until this hub's snapshot has it, so the next request sees the change. */
 static int store(hub *h, hub_thread *t, http_resp *r, subscriber *s, int create)
 {
@@ -209,7 +192,7 @@ static void subscribers(hub *h, hub_thread *t, const http_req *q, http_resp *r, 
         if (strcmp(m, "GET") == 0) {
             list_subs(h, t, q, r);
         } else if (strcmp(m, "POST") == 0) {
-            cJSON *body = body_object(q, r);
+            cJSON *body = http_body_object(q, r);
             if (body)
                 create_sub(h, t, r, body, NULL);
             cJSON_Delete(body);
@@ -265,7 +248,7 @@ static void subscribers(hub *h, hub_thread *t, const http_req *q, http_resp *r, 
         }
     } else if (strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0) {
         int patch = m[1] == 'A';
-        cJSON *body = body_object(q, r);
+        cJSON *body = http_body_object(q, r);
         if (body) {
             const cJSON *n = cJSON_GetObjectItemCaseSensitive(body, "name");
             if (!patch && n && (!cJSON_IsString(n) || strcmp(n->valuestring, key) != 0 ||
@@ -290,7 +273,7 @@ static void subscribers(hub *h, hub_thread *t, const http_req *q, http_resp *r, 
 
 static void filters_test(hub *h, const http_req *q, http_resp *r)
 {
-    cJSON *body = body_object(q, r);
+    cJSON *body = http_body_object(q, r);
     if (!body)
         return;
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(body, "filter");
@@ -314,7 +297,7 @@ static void filters_test(hub *h, const http_req *q, http_resp *r)
 
 static void match(hub *h, hub_thread *t, const http_req *q, http_resp *r)
 {
-    cJSON *body = body_object(q, r);
+    cJSON *body = http_body_object(q, r);
     if (!body)
         return;
     const cJSON *tp = cJSON_GetObjectItemCaseSensitive(body, "topic");
@@ -397,7 +380,7 @@ static int parse_limit(const char *s, int *out)
 
 static void dead_replay_range(hub *h, hub_thread *t, const http_req *q, http_resp *r)
 {
-    cJSON *body = body_object(q, r);
+    cJSON *body = http_body_object(q, r);
     if (!body)
         return;
     const cJSON *sid = cJSON_GetObjectItemCaseSensitive(body, "subscriber_id");

@@ -8,6 +8,7 @@
 #include "api.h"
 #include "auth.h"
 #include "codec.h"
+#include "json.h"
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
@@ -90,16 +91,9 @@ static int authenticate(hub *h, const http_req *q, http_resp *r, auth_claims *cl
 static int parse_body(const http_req *q, http_resp *r, int switch_format, cJSON **root,
                       cJSON **decoded, const char **topic, const cJSON **data)
 {
-    *root = cJSON_ParseWithLengthOpts(q->body, q->body_len, NULL, 0);
-    if (!*root) {
-        http_error(r, 400, "invalid_json", q->body_len ? "request body is not valid JSON"
-                                                       : "request body is empty; send a JSON object");
+    *root = http_body_object(q, r);
+    if (!*root)
         return -1;
-    }
-    if (!cJSON_IsObject(*root)) {
-        http_error(r, 400, "invalid_request", "request body must be a JSON object");
-        return -1;
-    }
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(*root, switch_format ? "Topic" : "topic");
     if (!t) {
         http_error(r, 400, "invalid_request", "\"%s\" is required", switch_format ? "Topic" : "topic");
@@ -141,9 +135,13 @@ static int parse_body(const http_req *q, http_resp *r, int switch_format, cJSON 
         http_error(r, 400, "invalid_base64", "\"Payload\" is not valid base64");
         return -1;
     }
-    *decoded = cJSON_ParseWithLength((const char *)raw, outlen);
+    *decoded = json_parse((const char *)raw, outlen, why, sizeof why);
     free(raw);
-    if (!*decoded || !cJSON_IsObject(*decoded)) {
+    if (!*decoded) {
+        http_error(r, 400, "invalid_json", "\"Payload\" decodes to invalid JSON: %s", why);
+        return -1;
+    }
+    if (!cJSON_IsObject(*decoded)) {
         http_error(r, 400, "invalid_request", "\"Payload\" must be base64 of a JSON object");
         return -1;
     }

@@ -58,6 +58,8 @@ static const setting settings[] = {
       "worker: consecutive failed attempts that open a subscriber's circuit (0: no breaker)"),
     I("breaker-probe-ms", "SWITCHYARD_BREAKER_PROBE_MS", NULL, breaker_probe_ms, 100, 3600000,
       "5000", "worker: first wait before an open circuit is probed, ms (doubles up to 64x)"),
+    I("deny-private-targets", "SWITCHYARD_DENY_PRIVATE_TARGETS", NULL, deny_private, 0, 1, "0",
+      "worker: 1 refuses to connect to loopback, private, link-local and metadata addresses"),
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 

@@ -26,6 +26,7 @@ typedef struct config {
     int64_t refresh_ms;        /* how often a process checks for subscriber changes, ms */
     int64_t breaker_failures;  /* worker: consecutive failures that open a subscriber's circuit; 0 off */
     int64_t breaker_probe_ms;  /* worker: first wait before probing an open circuit, ms */
+    int64_t deny_private;      /* worker: 1 = refuse loopback/private/link-local target addresses */
 } config;
 
 /* Fills c with defaults, then the environment, then argv flags ("--name value" or "--name=value";

@@ -1,5 +1,9 @@
 #include "deliver.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -465,4 +469,63 @@ void deliver_request_free(deliver_request *r)
     free(r->headers);
     free(r->body);
     memset(r, 0, sizeof *r);
+}
+
+static int v4_denied(uint32_t a, char *why, size_t whylen)
+{
+    static const struct {
+        uint32_t net, mask;
+        const char *name;
+    } ranges[] = {
+        {0x00000000, 0xff000000, "unspecified (0.0.0.0/8)"},
+        {0x0a000000, 0xff000000, "private (10.0.0.0/8)"},
+        {0x64400000, 0xffc00000, "carrier-grade NAT (100.64.0.0/10)"},
+        {0x7f000000, 0xff000000, "loopback (127.0.0.0/8)"},
+        {0xa9fea9fe, 0xffffffff, "cloud metadata (169.254.169.254)"},
+        {0xa9fe0000, 0xffff0000, "link-local (169.254.0.0/16)"},
+        {0xac100000, 0xfff00000, "private (172.16.0.0/12)"},
+        {0xc0a80000, 0xffff0000, "private (192.168.0.0/16)"},
+        {0xe0000000, 0xe0000000, "multicast or reserved (224.0.0.0/3)"},
+    };
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+        if ((a & ranges[i].mask) == ranges[i].net) {
+            snprintf(why, whylen, "%s", ranges[i].name);
+            return 1;
+        }
+    return 0;
+}
+
+int deliver_address_denied(const struct sockaddr *sa, char *why, size_t whylen)
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        return v4_denied(ntohl(in->sin_addr.s_addr), why, whylen);
+    }
+    if (sa->sa_family != AF_INET6) {
+        snprintf(why, whylen, "not an internet address");
+        return 1;
+    }
+    const unsigned char *b = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(b, mapped, 12) == 0)
+        return v4_denied((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15],
+                         why, whylen);
+    static const unsigned char zero[16] = {0};
+    if (memcmp(b, zero, 15) == 0 && (b[15] == 0 || b[15] == 1)) {
+        snprintf(why, whylen, b[15] ? "loopback (::1)" : "unspecified (::)");
+        return 1;
+    }
+    if ((b[0] & 0xfe) == 0xfc) {
+        snprintf(why, whylen, "private (fc00::/7)");
+        return 1;
+    }
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) {
+        snprintf(why, whylen, "link-local (fe80::/10)");
+        return 1;
+    }
+    if (b[0] == 0xff) {
+        snprintf(why, whylen, "multicast (ff00::/8)");
+        return 1;
+    }
+    return 0;
 }

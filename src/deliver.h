@@ -54,4 +54,12 @@ int deliver_build(const subscriber *s, const deliver_job *job, int64_t now_s, de
 /* Frees what r owns and zeroes it; safe on a zeroed or already freed request and on NULL. */
 void deliver_request_free(deliver_request *r);
 
+struct sockaddr;
+/* The deny list for targets (optional, SWITCHYARD_DENY_PRIVATE_TARGETS): 1 if the address is
+ * loopback, private (RFC 1918, fc00::/7), link-local (169.254/16 with the cloud metadata address,
+ * fe80::/10), carrier-grade NAT (100.64/10), unspecified or multicast - IPv4-mapped IPv6 judged as its
+ * IPv4 address - with the range's name in why; 0 if public. Applied to the address actually
+ * connected to, so DNS answers cannot route around it. */
+int deliver_address_denied(const struct sockaddr *sa, char *why, size_t whylen);
+
 #endif

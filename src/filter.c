@@ -373,6 +373,7 @@ filter_engine *filter_new(const filter_limits *lim, char *err, size_t errlen)
         return NULL;
     }
     lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    if (getenv("SY_GCGEN")) lua_gc(L, LUA_GCGEN, 0, 0);
     filter_set_event(fe, NULL);
     if (fe->event_broken) {
         set_err(err, errlen, "cannot set up the filter sandbox within the memory limit (%zu bytes)",

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "log.h"
 
 struct http_server {
@@ -209,6 +210,26 @@ void http_error(http_resp *resp, int status, const char *code, const char *fmt, 
     buf_puts(&resp->body, ",\"message\":");
     buf_json_str(&resp->body, msg, strlen(msg));
     buf_puts(&resp->body, "}}");
+}
+
+cJSON *http_body_object(const http_req *q, http_resp *r)
+{
+    if (q->body_len == 0) {
+        http_error(r, 400, "invalid_json", "request body is empty; send a JSON object");
+        return NULL;
+    }
+    char err[200];
+    cJSON *o = json_parse(q->body, q->body_len, err, sizeof err);
+    if (!o) {
+        http_error(r, 400, "invalid_json", "request body: %s", err);
+        return NULL;
+    }
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        http_error(r, 400, "invalid_request", "request body must be a JSON object");
+        return NULL;
+    }
+    return o;
 }
 
 void http_json(http_resp *resp, int status, cJSON *obj)

@@ -1,6 +1,6 @@
 /* http — the HTTP server glue over libmicrohttpd: listening, request bodies with a size limit,
  * JSON responses and errors. Routing is the caller's (one handler function per server).
- * Calls: buf, log, cJSON, libmicrohttpd.
+ * Calls: buf, json, log, cJSON, libmicrohttpd.
  * The handler runs on one of the server's threads; several handlers run at once. */
 #ifndef SY_HTTP_H
 #define SY_HTTP_H
@@ -45,6 +45,11 @@ const char *http_query(const http_req *req, const char *name);
 /* Sets resp to {"error": {"code": code, "message": <formatted>}} with status. */
 void http_error(http_resp *resp, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The body parsed as a JSON object under json_parse's rules (UTF-8, depth, no duplicate keys), or
+ * NULL with resp set to 400 invalid_json (saying what is wrong and where) or invalid_request (not an
+ * object). Caller frees with cJSON_Delete. */
+cJSON *http_body_object(const http_req *q, http_resp *r);
+
 /* Sets resp to the JSON of obj with status, and deletes obj. */
 void http_json(http_resp *resp, int status, cJSON *obj);
 

@@ -10,6 +10,7 @@
 #include "client.h"
 #include "config.h"
 #include "hub.h"
+#include "json.h"
 #include "log.h"
 #include "sub.h"
 #include "worker.h"
@@ -64,11 +65,12 @@ static int cmd_seed(const config *cfg, int argc, char **argv)
         fprintf(stderr, "seed: cannot read %s\n", path);
         return 1;
     }
-    cJSON *list = cJSON_ParseWithLength(text, len);
+    char why[200];
+    cJSON *list = json_parse(text, len, why, sizeof why);
     free(text);
     if (!list || !cJSON_IsArray(list)) {
         fprintf(stderr, "seed: %s: %s\n", path,
-                list ? "must hold a JSON list of subscriber objects" : "is not valid JSON");
+                list ? "must hold a JSON list of subscriber objects" : why);
         cJSON_Delete(list);
         return 1;
     }

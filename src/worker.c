@@ -1,6 +1,9 @@
 #include "worker.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,6 +37,8 @@ typedef struct transfer {
     int64_t started_ns;          /* monotonic, ns */
     char retry_after[64];        /* the response's Retry-After value, or "" */
     char err[CURL_ERROR_SIZE];   /* curl's error text */
+    char denied[96];             /* why the deny list refused the target address, or "" */
+    int deny_private;            /* 1: apply the deny list to every address connected to */
     struct transfer *next;       /* in the worker's list */
 } transfer;
 
@@ -173,6 +178,24 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
             e[-1] = '\0';
     }
     return len;
+}
+
+/* Every address curl connects to passes here, after DNS: the deny list sees the real target. */
+static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    transfer *t = ud;
+    (void)purpose;
+    char why[64];
+    if (t->deny_private && deliver_address_denied(&a->addr, why, sizeof why)) {
+        char host[64] = "?";
+        if (a->family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&a->addr)->sin_addr, host, sizeof host);
+        else if (a->family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&a->addr)->sin6_addr, host, sizeof host);
+        snprintf(t->denied, sizeof t->denied, "target address %s is %s", host, why);
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype, a->protocol);
 }
 
 static void transfer_free(transfer *t)
@@ -354,6 +377,9 @@ static void begin(worker *w, queue_job *job, reg_snapshot *snap, const subscribe
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->err);
     curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    t->deny_private = w->cfg->deny_private != 0;
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
     t->started_ns = mono_ns();
     curl_multi_add_handle(w->multi, e);
     t->next = w->inflight;
@@ -389,6 +415,14 @@ static void finish(worker *w, transfer *t, CURLcode res)
     const subscriber *s = t->sub;
     int attempt = t->job.attempts + 1;
     int64_t now = wall_ms();
+    if (t->denied[0]) {   /* policy, not a fault: no retry can succeed */
+        snprintf(error, sizeof error, "%s, refused by SWITCHYARD_DENY_PRIVATE_TARGETS", t->denied);
+        log_attempt(&t->job, attempt, 0, latency_ms, "dead", error);
+        metrics_inc(M_DELIVER_DEAD, 1);
+        settle(w, &t->job, "dead", attempt, attempt_json(now, 0, latency_ms, error), 0, 0, error,
+               "");
+        return;
+    }
     retry_verdict v = retry_classify((int)status, s->nsuccess >= 0 ? s->success_codes : NULL,
                                      s->nsuccess >= 0 ? (size_t)s->nsuccess : 0,
                                      s->ndiscard >= 0 ? s->discard_codes : NULL,

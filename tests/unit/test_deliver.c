@@ -1,6 +1,9 @@
 /* deliver: request building — URL templating, method, headers, body, envelope, signatures.
  * Subscribers are built by hand so this test does not depend on sub.c. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "check.h"
 #include "deliver.h"
@@ -481,6 +484,53 @@ TEST(test_invalid_secret_is_an_error)
     CHECK_INT(build(&s, "{}", NOW, &r, err, sizeof err), -1);
     CHECK_HAS(err, "secret");
     CHECK(r.body == NULL);
+}
+
+/* --- the deny list for target addresses --- */
+
+static int denied(const char *addr, char *why)
+{
+    struct sockaddr_storage ss = {0};
+    if (strchr(addr, ':')) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        inet_pton(AF_INET6, addr, &a->sin6_addr);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        inet_pton(AF_INET, addr, &a->sin_addr);
+    }
+    return deliver_address_denied((struct sockaddr *)&ss, why, 96);
+}
+
+TEST(test_deny_list_refuses_loopback_private_and_link_local)
+{
+    char why[96];
+    const char *bad[] = {"127.0.0.1", "127.8.9.10", "10.1.2.3", "172.16.0.1", "172.31.255.255",
+                         "192.168.1.1", "169.254.1.1", "100.64.0.1", "0.0.0.0", "224.0.0.1",
+                         "::1", "::", "fd00::1", "fe80::1", "ff02::1", "::ffff:127.0.0.1",
+                         "::ffff:10.0.0.1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        why[0] = '\0';
+        CHECK_INT(denied(bad[i], why), 1);
+        CHECK(why[0] != '\0');
+    }
+}
+
+TEST(test_deny_list_names_the_cloud_metadata_address)
+{
+    char why[96];
+    CHECK_INT(denied("169.254.169.254", why), 1);
+    CHECK_HAS(why, "metadata");
+}
+
+TEST(test_deny_list_allows_public_addresses)
+{
+    char why[96];
+    const char *good[] = {"8.8.8.8", "1.1.1.1", "172.32.0.1", "192.169.0.1", "100.128.0.1",
+                          "2001:4860:4860::8888", "::ffff:8.8.4.4"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        CHECK_INT(denied(good[i], why), 0);
 }
 
 CHECK_MAIN

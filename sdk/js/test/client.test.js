@@ -149,10 +149,12 @@ describe('retries', () => {
   });
 
   test('a request that times out is retried', async () => {
-    const slow = createServer(() => {}); // never answers
+    let seen = 0;
+    const slow = createServer(() => seen++); // never answers
     await new Promise((resolve) => slow.listen(0, '127.0.0.1', resolve));
     const c = new Client({ hubUrl: `http://127.0.0.1:${slow.address().port}`, token: 't', retries: 1, backoffMs: 5, timeoutMs: 100 });
     await assert.rejects(c.publish('a', {}), (e) => e instanceof UnavailableError && /no answer within 100 ms/.test(e.message));
+    assert.equal(seen, 2);
     slow.closeAllConnections();
     slow.close();
   });

@@ -1,6 +1,8 @@
 """The SDK against a real hub: a private redis-server, `switchyard hub`, `switchyard worker` and a
 real HTTP receiver, all started and stopped by PID through the integration suite's harness
 (tests/integration/harness.py). Skipped when SWITCHYARD_BIN is not set."""
+import base64
+import json
 import os
 import socket
 import sys
@@ -14,7 +16,7 @@ HARNESS_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "..", "tests", "in
 sys.path.insert(0, HARNESS_DIR)
 
 from switchyard import (AuthError, Client, Conflict, NotFound, ValidationError,  # noqa: E402
-                        WebhookVerificationError, verify_webhook)
+                        WebhookVerificationError, sign_token, verify_webhook)
 
 try:
     import harness
@@ -146,6 +148,18 @@ class LiveHub(Base):
         self.assertEqual(job["subscriber_id"], sub["id"])
         self.assertEqual(job["job_id"], req.headers["webhook-id"])
         self.assertEqual(len(self.rx.requests()), 1, "the filtered-out event was not delivered")
+
+    def test_old_switch_client_request_still_delivers_to_an_sdk_subscriber(self):
+        sub = self.client.create_subscriber(topic="orders.created", target_url=self.rx.url("/legacy/:order_id"))
+        data = {"body": {"id": 9}, "path_params": {"order_id": "9"}}
+        payload = base64.b64encode(json.dumps(data).encode()).decode()
+        # Exactly what switch's SDK sent: no Content-Type, lower-case bearer, base64 Payload.
+        resp = harness.http_request("POST", self.hub.url("/publish"),
+                                    body=json.dumps({"Topic": "orders.created", "Payload": payload}),
+                                    headers={"Authorization": "bearer " + sign_token(self.jwt_secret)})
+        self.assertEqual(resp.status, 200, resp)
+        (req,) = self.rx.wait_for_requests("/legacy/9")
+        self.assertEqual(verify_webhook(sub["secret"], req.headers, req.body), {"id": 9})
 
     def test_bad_token_raises_auth_error_unauthorized(self):
         for client in (Client(self.hub.url(""), token="not-a-jwt"),
