@@ -10,15 +10,17 @@ static size_t collect(char *p, size_t size, size_t n, void *ud)
 }
 
 int client_call(const config *cfg, const char *method, const char *path, const char *body,
-                buf *resp)
+                const char *token, const char *extra, buf *resp)
 {
     CURL *e = curl_easy_init();
     if (!e)
         return -1;
     buf url = BUF_INIT, auth = BUF_INIT;
     buf_printf(&url, "%s%s", cfg->hub_url, path);
-    buf_printf(&auth, "Authorization: Bearer %s", cfg->admin_token);
+    buf_printf(&auth, "Authorization: Bearer %s", token ? token : cfg->admin_token);
     struct curl_slist *h = curl_slist_append(NULL, auth.p);
+    if (extra)
+        h = curl_slist_append(h, extra);
     h = curl_slist_append(h, "Content-Type: application/json");
     h = curl_slist_append(h, "Expect:");
     curl_easy_setopt(e, CURLOPT_URL, url.p);

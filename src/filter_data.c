@@ -8,6 +8,8 @@
 #define PROXY_MAGIC 0x53594450u
 #define FILL_MAX 16   /* members: a small object or array that misses a key is cached whole */
 #define SMALL_ARRAY 8 /* arrays up to this index are walked; beyond it they get an index */
+#define POOL_MAX 64   /* proxies per event whose metatable and cache are kept for the next event */
+#define POOL_CACHE_MAX 32 /* entries: a pooled cache that held more is replaced, not emptied */
 
 /* A read-only view of one JSON object or array. Its metatable's __index is a per-proxy cache table
  * (values already converted, so repeated reads stay inside the VM); a miss there calls proxy_index. */
@@ -42,37 +44,94 @@ static proxy *to_proxy(lua_State *L, int idx)
     return px;
 }
 
-
 static int proxy_index(lua_State *L);
 static int proxy_newindex(lua_State *L);
 static int proxy_len(lua_State *L);
 static int proxy_pairs(lua_State *L);
 
-/* Pushes a new proxy for node: userdata P (uservalue 1: cache C) with metatable
- * {__index = C, __newindex, __len, __pairs, __name}; C's metatable is the shared cache metatable and
- * C[&cache_owner_key] = P lets proxy_index find the node. */
+/* Pushes a proxy's metatable M = {__index = C, __newindex, __len, __pairs, __name} and its empty cache
+ * C, whose metatable is the shared cache metatable. */
+static void push_new_tables(filter_data *fd, lua_State *L)
+{
+    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 4);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, fd->cache_mt_ref);
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "__index");
+    lua_pushcfunction(L, proxy_newindex);
+    lua_setfield(L, -3, "__newindex");
+    lua_pushcfunction(L, proxy_len);
+    lua_setfield(L, -3, "__len");
+    lua_pushcfunction(L, proxy_pairs);
+    lua_setfield(L, -3, "__pairs");
+    lua_pushliteral(L, "data");
+    lua_setfield(L, -3, "__name");
+}
+
+/* Pushes a new proxy for node: userdata P (uservalue 1: cache C) with metatable M (above), and
+ * C[&cache_owner_key] = P so that proxy_index finds the node. Building M and C is most of what a proxy
+ * costs, so the first POOL_MAX proxies of an event take theirs from the pool (emptied by
+ * filter_data_present): the proxies of the previous event are unreachable by then, since nothing a
+ * filter writes outlives its evaluation. */
 static void push_proxy(filter_data *fd, lua_State *L, const cJSON *node)
 {
     proxy *px = lua_newuserdatauv(L, sizeof *px, 2);
     *px = (proxy){PROXY_MAGIC, fd->gen, node, -1, NULL};
-    lua_createtable(L, 0, 5);
-    lua_createtable(L, 0, 1);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, fd->cache_mt_ref);
-    lua_setmetatable(L, -2);
+    if (fd->pool_used < fd->pool_size) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, fd->pool_ref);
+        fd->pool_used++;
+        lua_rawgeti(L, -1, 2 * fd->pool_used - 1);
+        lua_rawgeti(L, -2, 2 * fd->pool_used);
+        lua_remove(L, -3);
+    } else {
+        push_new_tables(fd, L);
+        if (fd->pool_size < POOL_MAX) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, fd->pool_ref);
+            lua_pushvalue(L, -3);
+            lua_rawseti(L, -2, 2 * fd->pool_size + 1);
+            lua_pushvalue(L, -2);
+            lua_rawseti(L, -2, 2 * fd->pool_size + 2);
+            lua_pop(L, 1);
+            fd->pool_used = ++fd->pool_size;
+        }
+    }
     lua_pushvalue(L, -3);
     lua_rawsetp(L, -2, &cache_owner_key);
-    lua_pushvalue(L, -1);
-    lua_setiuservalue(L, -4, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, proxy_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushcfunction(L, proxy_len);
-    lua_setfield(L, -2, "__len");
-    lua_pushcfunction(L, proxy_pairs);
-    lua_setfield(L, -2, "__pairs");
-    lua_pushliteral(L, "data");
-    lua_setfield(L, -2, "__name");
+    lua_setiuservalue(L, -3, 1);
     lua_setmetatable(L, -2);
+}
+
+/* Empties the caches the last event used, so the pool's tables can serve the next one (and the values
+ * they held can be collected). A cache that grew big is replaced instead: emptying it again for every
+ * event would walk all its slots. Runs protected: making a replacement may run out of memory. */
+static void recycle_pool(filter_data *fd, lua_State *L)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, fd->pool_ref);
+    int pool = lua_gettop(L);
+    for (int i = 1; i <= fd->pool_used; i++) {
+        lua_rawgeti(L, pool, 2 * i);
+        int cache = lua_gettop(L), n = 0;
+        lua_pushnil(L);
+        while (lua_next(L, cache)) {
+            lua_pop(L, 1);
+            lua_pushvalue(L, -1);
+            lua_pushnil(L);
+            lua_rawset(L, cache);
+            n++;
+        }
+        if (n > POOL_CACHE_MAX) {
+            push_new_tables(fd, L);
+            lua_rawseti(L, pool, 2 * i);
+            lua_rawseti(L, pool, 2 * i - 1);
+        } else {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, fd->cache_mt_ref); /* fill_cache may have taken it away */
+            lua_setmetatable(L, cache);
+        }
+        lua_settop(L, pool);
+    }
+    lua_pop(L, 1);
+    fd->pool_used = 0;
 }
 
 /* JSON numbers arrive as doubles (cJSON keeps no text), so integers beyond 2^53 have already lost
@@ -281,6 +340,7 @@ static int proxy_pairs(lua_State *L)
 static int build_root(lua_State *L)
 {
     filter_data *fd = lua_touserdata(L, 1);
+    recycle_pool(fd, L);
     push_proxy(fd, L, fd->event);
     lua_rawseti(L, LUA_REGISTRYINDEX, fd->root_ref);
     return 0;
@@ -298,6 +358,9 @@ void filter_data_open(lua_State *L, filter_data *fd, filter_lib_ctx *lib)
     fd->cache_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushboolean(L, 0);
     fd->root_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_createtable(L, 2 * POOL_MAX, 0);
+    fd->pool_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    fd->pool_used = fd->pool_size = 0;
 }
 
 int filter_data_present(lua_State *L, filter_data *fd, const cJSON *data)

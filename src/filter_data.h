@@ -30,6 +30,9 @@ typedef struct filter_data {
     const cJSON *event;   /* the presented object or array (borrowed from the caller) */
     int cache_mt_ref;     /* registry ref: metatable of proxy caches ({__index = the C lookup}) */
     int root_ref;         /* registry ref: the proxy of the presented event */
+    int pool_ref;         /* registry ref: {M1, C1, M2, C2, ...}, metatables and caches for reuse */
+    int pool_size;        /* (metatable, cache) pairs in the pool */
+    int pool_used;        /* pairs handed to proxies of the presented event */
     filter_lib_ctx *lib;  /* where member walks are billed (lib->charge); outlives the state */
 } filter_data;
 

@@ -20,6 +20,7 @@ import secrets
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -364,15 +365,41 @@ def verify_webhook(secret, headers, body):
     return any(hmac.compare_digest(expected, sig) for sig in headers["webhook-signature"].split())
 
 
+def webhook_signatures(headers):
+    """The signatures in headers["webhook-signature"] (space-separated "v1,<base64>" entries)."""
+    return headers["webhook-signature"].split()
+
+
+def signers(secrets_, headers, body):
+    """For each signature in headers["webhook-signature"], in order, the first of secrets_ that
+    verifies it, or None: tells which secret made which signature."""
+    out = []
+    for sig in webhook_signatures(headers):
+        match = None
+        for secret in secrets_:
+            expected = webhook_signature(secret, headers["webhook-id"], headers["webhook-timestamp"], body)
+            if hmac.compare_digest(expected, sig):
+                match = secret
+                break
+        out.append(match)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------
 # Receiver: a real HTTP server recording every request, with programmable answers per path.
 
 class Reply:
-    def __init__(self, status=200, body=b"ok", headers=None, delay=0.0):
+    def __init__(self, status=200, body=b"ok", headers=None, delay=0.0, abort=None):
         self.status = status
         self.body = body.encode() if isinstance(body, str) else body
         self.headers = headers or {}
         self.delay = delay      # seconds to wait before answering
+        # abort: misbehave instead of answering (after reading the whole request and the delay):
+        #   "reset" - close with SO_LINGER 0, so the client gets a TCP RST and no response at all;
+        #   "half"  - send half a status line ("HTTP/1.1 20"), then close the connection.
+        if abort not in (None, "reset", "half"):
+            raise ValueError("Reply(abort=...) must be None, 'reset' or 'half'")
+        self.abort = abort
 
 
 class Received:
@@ -417,6 +444,9 @@ class Receiver:
                 if reply.delay and receiver._stopping.wait(reply.delay):
                     self.close_connection = True
                     return
+                if reply.abort:
+                    self._abort(reply.abort)
+                    return
                 try:
                     self.send_response(reply.status)
                     for k, v in reply.headers.items():
@@ -429,6 +459,23 @@ class Receiver:
                     rec.answered = time.time()
                 except OSError:
                     self.close_connection = True
+
+            def _abort(self, how):
+                """Drops the connection without a proper response (see Reply.abort)."""
+                self.close_connection = True
+                try:
+                    if how == "half":
+                        self.wfile.write(b"HTTP/1.1 20")
+                        self.wfile.flush()
+                        time.sleep(0.05)
+                    else:
+                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                                   struct.pack("ii", 1, 0))
+                    # the socket really closes only once no file object refers to it
+                    self.rfile.close()
+                    self.connection.close()
+                except OSError:
+                    pass
 
             def _read_body(self):
                 if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
