@@ -16,24 +16,13 @@
 #include "buf.h"
 #include "codec.h"
 #include "topic.h"
+#include "errmsg.h"
 
 #define MAC_LEN 32        /* HS256 signature, in bytes */
 #define SIG_CHARS_MAX 64  /* longest signature segment decoded, in base64url characters */
 
 static const char JWT_HEADER[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* Copies an untrusted string into out (32 bytes) for an error message: printable ASCII only, cut
  * short with "..." so a hostile token cannot fill logs or inject control characters. */
@@ -86,16 +75,16 @@ static cJSON *segment_object(const char *seg, size_t n, const char *what, char *
     if (!raw)
         abort();
     if (memchr(seg, '=', n) || codec_b64_decode(seg, n, raw, &rawlen, 1) != 0) {
-        fail(err, errlen, "token %s is not valid base64url", what);
+        errmsg(err, errlen, "token %s is not valid base64url", what);
         goto done;
     }
     obj = cJSON_ParseWithLength((const char *)raw, rawlen);
     if (!obj) {
-        fail(err, errlen, "token %s is not valid JSON", what);
+        errmsg(err, errlen, "token %s is not valid JSON", what);
         goto done;
     }
     if (!cJSON_IsObject(obj)) {
-        fail(err, errlen, "token %s is not a JSON object", what);
+        errmsg(err, errlen, "token %s is not a JSON object", what);
         cJSON_Delete(obj);
         obj = NULL;
     }
@@ -110,22 +99,22 @@ static int check_header(const cJSON *h, char *err, size_t errlen)
     int dup;
     const cJSON *alg = member(h, "alg", &dup);
     if (!alg)
-        return fail(err, errlen, "token header has no \"alg\"; only HS256 is allowed");
+        return errmsg(err, errlen, "token header has no \"alg\"; only HS256 is allowed");
     if (dup)
-        return fail(err, errlen, "token header has more than one \"alg\"");
+        return errmsg(err, errlen, "token header has more than one \"alg\"");
     if (!cJSON_IsString(alg))
-        return fail(err, errlen, "token header \"alg\" must be the string \"HS256\"");
+        return errmsg(err, errlen, "token header \"alg\" must be the string \"HS256\"");
     if (strcmp(alg->valuestring, "HS256") != 0)
-        return fail(err, errlen, "token algorithm \"%s\" is not allowed; only HS256",
+        return errmsg(err, errlen, "token algorithm \"%s\" is not allowed; only HS256",
                     quote_safe(alg->valuestring, q));
     const cJSON *typ = member(h, "typ", &dup);
     if (dup)
-        return fail(err, errlen, "token header has more than one \"typ\"");
+        return errmsg(err, errlen, "token header has more than one \"typ\"");
     if (typ && (!cJSON_IsString(typ) || strcasecmp(typ->valuestring, "JWT") != 0))
-        return fail(err, errlen, "token type must be \"JWT\" when given");
+        return errmsg(err, errlen, "token type must be \"JWT\" when given");
     /* RFC 7515 4.1.11: a recipient that does not understand a critical extension must refuse. */
     if (member(h, "crit", &dup))
-        return fail(err, errlen, "token header has a \"crit\" parameter, which is not supported");
+        return errmsg(err, errlen, "token header has a \"crit\" parameter, which is not supported");
     return 0;
 }
 
@@ -139,9 +128,9 @@ static int numeric_date(const cJSON *p, const char *name, int *present, double *
     if (!c)
         return 0;
     if (dup)
-        return fail(err, errlen, "token has more than one %s claim", name);
+        return errmsg(err, errlen, "token has more than one %s claim", name);
     if (!cJSON_IsNumber(c))
-        return fail(err, errlen, "token %s claim must be a number of seconds since the epoch", name);
+        return errmsg(err, errlen, "token %s claim must be a number of seconds since the epoch", name);
     *v = c->valuedouble;
     return 0;
 }
@@ -164,23 +153,23 @@ static int read_claims(const cJSON *p, int64_t now_s, auth_claims *out, char *er
         return -1;
     if (present) {
         if ((double)now_s >= exp + AUTH_LEEWAY_S)
-            return fail(err, errlen, "token has expired");
+            return errmsg(err, errlen, "token has expired");
         out->exp = clamp_i64(exp);
     }
     if (numeric_date(p, "nbf", &present, &nbf, err, errlen) != 0)
         return -1;
     if (present) {
         if ((double)now_s + AUTH_LEEWAY_S < nbf)
-            return fail(err, errlen, "token is not valid yet");
+            return errmsg(err, errlen, "token is not valid yet");
         out->nbf = clamp_i64(nbf);
     }
 
     const cJSON *sub = member(p, "sub", &dup);
     if (dup)
-        return fail(err, errlen, "token has more than one sub claim");
+        return errmsg(err, errlen, "token has more than one sub claim");
     if (sub) {
         if (!cJSON_IsString(sub))
-            return fail(err, errlen, "token sub claim must be a string");
+            return errmsg(err, errlen, "token sub claim must be a string");
         out->sub = strdup(sub->valuestring);
         if (!out->sub)
             abort();
@@ -188,11 +177,11 @@ static int read_claims(const cJSON *p, int64_t now_s, auth_claims *out, char *er
 
     const cJSON *topics = member(p, "topics", &dup);
     if (dup)
-        return fail(err, errlen, "token has more than one topics claim");
+        return errmsg(err, errlen, "token has more than one topics claim");
     if (!topics)
         return 0;
     if (!cJSON_IsArray(topics))
-        return fail(err, errlen, "token topics claim must be an array of topic patterns");
+        return errmsg(err, errlen, "token topics claim must be an array of topic patterns");
     out->has_topics = 1;
     size_t n = (size_t)cJSON_GetArraySize(topics);
     out->topics = calloc(n ? n : 1, sizeof *out->topics);
@@ -203,9 +192,9 @@ static int read_claims(const cJSON *p, int64_t now_s, auth_claims *out, char *er
     {
         char why[128], q[32];
         if (!cJSON_IsString(t))
-            return fail(err, errlen, "token topics claim must be an array of topic patterns");
+            return errmsg(err, errlen, "token topics claim must be an array of topic patterns");
         if (topic_pattern_valid(t->valuestring, why, sizeof why) != 0)
-            return fail(err, errlen, "token topics claim entry %zu (\"%s\") is not a valid topic pattern: %s",
+            return errmsg(err, errlen, "token topics claim entry %zu (\"%s\") is not a valid topic pattern: %s",
                         out->ntopics + 1, quote_safe(t->valuestring, q), why);
         out->topics[out->ntopics] = strdup(t->valuestring);
         if (!out->topics[out->ntopics])
@@ -223,27 +212,27 @@ int auth_jwt_verify(const char *token, size_t len, const char *secret, int64_t n
     memset(out, 0, sizeof *out);
 
     if (!secret || !*secret) {
-        fail(err, errlen, "token secret is not configured");
+        errmsg(err, errlen, "token secret is not configured");
         goto done;
     }
     if (!token || len == 0) {
-        fail(err, errlen, "token is empty");
+        errmsg(err, errlen, "token is empty");
         goto done;
     }
     if (len > AUTH_TOKEN_MAX) {
-        fail(err, errlen, "token is too long (over %d bytes)", AUTH_TOKEN_MAX);
+        errmsg(err, errlen, "token is too long (over %d bytes)", AUTH_TOKEN_MAX);
         goto done;
     }
     const char *dot1 = memchr(token, '.', len);
     const char *dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
     if (!dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token))) {
-        fail(err, errlen, "token is not a JWT (expected 3 dot-separated parts)");
+        errmsg(err, errlen, "token is not a JWT (expected 3 dot-separated parts)");
         goto done;
     }
     size_t hlen = (size_t)(dot1 - token), plen = (size_t)(dot2 - dot1 - 1);
     size_t slen = len - (size_t)(dot2 + 1 - token);
     if (hlen == 0 || plen == 0) {
-        fail(err, errlen, "token is not a JWT (its %s part is empty)", hlen == 0 ? "header" : "payload");
+        errmsg(err, errlen, "token is not a JWT (its %s part is empty)", hlen == 0 ? "header" : "payload");
         goto done;
     }
 
@@ -253,7 +242,7 @@ int auth_jwt_verify(const char *token, size_t len, const char *secret, int64_t n
         goto done;
 
     if (slen == 0) {
-        fail(err, errlen, "token has no signature");
+        errmsg(err, errlen, "token has no signature");
         goto done;
     }
     /* 43 characters encode 32 bytes; anything much longer cannot match and is not decoded. */
@@ -262,15 +251,15 @@ int auth_jwt_verify(const char *token, size_t len, const char *secret, int64_t n
     const char *sig = dot2 + 1;
     if (memchr(sig, '=', slen) ||
         (slen <= SIG_CHARS_MAX && codec_b64_decode(sig, slen, got, &gotlen, 1) != 0)) {
-        fail(err, errlen, "token signature is not valid base64url");
+        errmsg(err, errlen, "token signature is not valid base64url");
         goto done;
     }
     if (hs256(secret, token, (size_t)(dot2 - token), want) != 0) {
-        fail(err, errlen, "could not compute HMAC-SHA256 (OpenSSL error)");
+        errmsg(err, errlen, "could not compute HMAC-SHA256 (OpenSSL error)");
         goto done;
     }
     if (gotlen != MAC_LEN || CRYPTO_memcmp(got, want, MAC_LEN) != 0) {
-        fail(err, errlen, "token signature does not match");
+        errmsg(err, errlen, "token signature does not match");
         goto done;
     }
 

@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "codec.h"
 #include "sign.h"
+#include "errmsg.h"
 
 #ifndef SWITCHYARD_VERSION
 #define SWITCHYARD_VERSION "0.0.0"
@@ -33,18 +34,6 @@ typedef struct header_set {
     size_t cap; /* entries allocated */
 } header_set;
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* Allocation failure is not a recoverable state here (as in buf). */
 static char *dup_or_die(const char *s)
@@ -100,11 +89,11 @@ static int put_path_param(buf *url, const cJSON *params, const char *name, size_
     buf_append(&key, name, nlen);
     const cJSON *v = field(params, buf_str(&key));
     if (!v || cJSON_IsNull(v)) {
-        fail(err, errlen, "path parameter \"%s\" is missing from data.path_params", buf_str(&key));
+        errmsg(err, errlen, "path parameter \"%s\" is missing from data.path_params", buf_str(&key));
         goto done;
     }
     if (put_scalar(&text, v) < 0) {
-        fail(err, errlen, "path parameter \"%s\" in data.path_params must be a string or a number",
+        errmsg(err, errlen, "path parameter \"%s\" in data.path_params must be a string or a number",
              buf_str(&key));
         goto done;
     }
@@ -122,16 +111,16 @@ done:
 static int build_url(const char *target, const cJSON *data, buf *url, char *err, size_t errlen)
 {
     if (!target)
-        return fail(err, errlen, "subscriber has no target_url");
+        return errmsg(err, errlen, "subscriber has no target_url");
     const char *sep = strstr(target, "://");
     size_t slen = sep ? (size_t)(sep - target) : 0;
     if (!sep || !((slen == 4 && !strncasecmp(target, "http", 4)) ||
                   (slen == 5 && !strncasecmp(target, "https", 5))))
-        return fail(err, errlen, "target_url is not an absolute http or https URL");
+        return errmsg(err, errlen, "target_url is not an absolute http or https URL");
     const char *auth = sep + 3;
     size_t alen = strcspn(auth, "/?#");
     if (alen == 0)
-        return fail(err, errlen, "target_url has no host");
+        return errmsg(err, errlen, "target_url has no host");
     const char *path = auth + alen;
     size_t plen = strcspn(path, "?#");
     buf_append(url, target, (size_t)(path - target));
@@ -185,7 +174,7 @@ static int build_url(const char *target, const cJSON *data, buf *url, char *err,
     for (size_t i = 0; i < url->len; i++) {
         unsigned char c = (unsigned char)url->p[i];
         if (c <= ' ' || c == 0x7f)
-            return fail(err, errlen, "target_url contains a space or a control character");
+            return errmsg(err, errlen, "target_url contains a space or a control character");
     }
     return 0;
 }
@@ -199,17 +188,17 @@ static int build_method(const subscriber *s, const cJSON *data, char **out, char
         what = "subscriber method";
     } else if (hm && !cJSON_IsNull(hm)) {
         if (!cJSON_IsString(hm))
-            return fail(err, errlen, "data.http_method must be a string");
+            return errmsg(err, errlen, "data.http_method must be a string");
         m = hm->valuestring;
         what = "data.http_method";
     }
     size_t n = strlen(m);
     if (n == 0 || n > METHOD_MAX)
-        return fail(err, errlen, "%s must be an HTTP method name of 1 to %d letters", what,
+        return errmsg(err, errlen, "%s must be an HTTP method name of 1 to %d letters", what,
                     METHOD_MAX);
     for (size_t i = 0; i < n; i++)
         if (!is_alpha((unsigned char)m[i]))
-            return fail(err, errlen, "%s must be an HTTP method name of letters only", what);
+            return errmsg(err, errlen, "%s must be an HTTP method name of letters only", what);
     char *up = dup_or_die(m);
     for (size_t i = 0; i < n; i++)
         up[i] = (char)(up[i] & ~0x20);
@@ -338,7 +327,7 @@ static int build_body(const subscriber *s, const deliver_job *job, buf *body, ch
     if (part) {
         printed = cJSON_PrintUnformatted(part);
         if (!printed)
-            return fail(err, errlen, "cannot serialize the event data to JSON");
+            return errmsg(err, errlen, "cannot serialize the event data to JSON");
     }
     if (s->envelope) {
         char ts[32];
@@ -364,15 +353,15 @@ static int build_signature(const subscriber *s, const deliver_job *job, int64_t 
 {
     char sig[SIGN_SIG_MAX];
     if (!s->secret || !*s->secret)
-        return fail(err, errlen, "subscriber has no signing secret");
+        return errmsg(err, errlen, "subscriber has no signing secret");
     if (sign_webhook(s->secret, job->job_id, now_s, buf_str(body), body->len, sig) < 0)
-        return fail(err, errlen, "subscriber secret is not valid base64");
+        return errmsg(err, errlen, "subscriber secret is not valid base64");
     buf_puts(sigs, sig);
     int in_grace = s->prev_secret && *s->prev_secret && now_s < INT64_MAX / 1000 &&
                    now_s > INT64_MIN / 1000 && now_s * 1000 < s->prev_secret_until_ms;
     if (in_grace) {
         if (sign_webhook(s->prev_secret, job->job_id, now_s, buf_str(body), body->len, sig) < 0)
-            return fail(err, errlen, "subscriber previous secret is not valid base64");
+            return errmsg(err, errlen, "subscriber previous secret is not valid base64");
         buf_putc(sigs, ' ');
         buf_puts(sigs, sig);
     }
@@ -410,13 +399,13 @@ int deliver_build(const subscriber *s, const deliver_job *job, int64_t now_s, de
         err[0] = '\0';
 
     if (!job->job_id || !job->event_id || !job->topic) {
-        fail(err, errlen, "job lacks a job id, event id or topic");
+        errmsg(err, errlen, "job lacks a job id, event id or topic");
         goto done;
     }
     /* These three become header values: refuse rather than let a bad id split the headers. */
     if (!is_safe_value(job->job_id) || !is_safe_value(job->event_id) ||
         !is_safe_value(job->topic)) {
-        fail(err, errlen, "job id, event id or topic contains a control character");
+        errmsg(err, errlen, "job id, event id or topic contains a control character");
         goto done;
     }
     if (build_url(s->target_url, job->data, &url, err, errlen) < 0 ||

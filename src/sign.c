@@ -11,22 +11,11 @@
 #include <openssl/evp.h>
 
 #include "codec.h"
+#include "errmsg.h"
 
 #define MAC_LEN 32          /* HMAC-SHA256 output, in bytes */
 #define TS_DIGITS_MAX 18    /* longest webhook-timestamp accepted, in digits (fits int64) */
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* Decodes a "whsec_<base64>" (or bare base64) secret into a malloc'd key the caller frees.
  * Returns NULL if the secret is empty or not base64. */
@@ -157,20 +146,20 @@ int sign_verify(const char *secret, const char *msg_id, const char *ts, const vo
     unsigned char *key = NULL;
 
     if (!msg_id || !*msg_id) {
-        rc = fail(err, errlen, "webhook-id header is missing");
+        rc = errmsg(err, errlen, "webhook-id header is missing");
         goto done;
     }
     if (!ts || !*ts) {
-        rc = fail(err, errlen, "webhook-timestamp header is missing");
+        rc = errmsg(err, errlen, "webhook-timestamp header is missing");
         goto done;
     }
     if (!sig_header || !*sig_header) {
-        rc = fail(err, errlen, "webhook-signature header is missing");
+        rc = errmsg(err, errlen, "webhook-signature header is missing");
         goto done;
     }
     int64_t t;
     if (parse_ts(ts, &t) != 0) {
-        rc = fail(err, errlen, "webhook-timestamp \"%.24s\" is not a number of seconds since the epoch",
+        rc = errmsg(err, errlen, "webhook-timestamp \"%.24s\" is not a number of seconds since the epoch",
                   ts);
         goto done;
     }
@@ -180,13 +169,13 @@ int sign_verify(const char *secret, const char *msg_id, const char *ts, const vo
     if (__builtin_sub_overflow(now_s, t, &age))
         age = now_s < 0 ? INT64_MIN : INT64_MAX;
     if (age > tol) {
-        rc = fail(err, errlen,
+        rc = errmsg(err, errlen,
                   "webhook timestamp is too old: %" PRId64 " s before now, tolerance is %" PRId64 " s",
                   age, tol);
         goto done;
     }
     if (age < -tol) {
-        rc = fail(err, errlen,
+        rc = errmsg(err, errlen,
                   "webhook timestamp is too far in the future: %" PRId64
                   " s after now, tolerance is %" PRId64 " s",
                   age == INT64_MIN ? INT64_MAX : -age, tol);
@@ -194,12 +183,12 @@ int sign_verify(const char *secret, const char *msg_id, const char *ts, const vo
     }
     key = secret_key(secret, &keylen);
     if (!key) {
-        rc = fail(err, errlen, "webhook secret is not valid base64 (expected \"whsec_<base64>\")");
+        rc = errmsg(err, errlen, "webhook secret is not valid base64 (expected \"whsec_<base64>\")");
         goto done;
     }
     unsigned char mac[MAC_LEN];
     if (webhook_mac(key, keylen, msg_id, ts, body, len, mac) != 0) {
-        rc = fail(err, errlen, "could not compute HMAC-SHA256 (OpenSSL error)");
+        rc = errmsg(err, errlen, "could not compute HMAC-SHA256 (OpenSSL error)");
         goto done;
     }
     int nv1, nwell;
@@ -208,11 +197,11 @@ int sign_verify(const char *secret, const char *msg_id, const char *ts, const vo
     if (ok)
         rc = 0;
     else if (nv1 == 0)
-        rc = fail(err, errlen, "webhook-signature has no v1 signature (expected \"v1,<base64>\")");
+        rc = errmsg(err, errlen, "webhook-signature has no v1 signature (expected \"v1,<base64>\")");
     else if (nwell == 0)
-        rc = fail(err, errlen, "webhook-signature v1 value is not base64 of a 32-byte HMAC-SHA256");
+        rc = errmsg(err, errlen, "webhook-signature v1 value is not base64 of a 32-byte HMAC-SHA256");
     else
-        rc = fail(err, errlen,
+        rc = errmsg(err, errlen,
                   "webhook signature does not match (wrong secret, or the id, timestamp or body "
                   "changed)");
 done:

@@ -5,16 +5,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "errmsg.h"
 #include "filter.h"
 #include "topic.h"
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
-static int fail(char *err, size_t errlen, const char *fmt, const char *field)
-{
-    snprintf(err, errlen, fmt, field);
-    return -1;
-}
 
 /* http(s)://host[:port][/...] with a non-empty host and no spaces or control characters. */
 static int url_ok(const char *u, char *err, size_t errlen)
@@ -25,15 +21,15 @@ static int url_ok(const char *u, char *err, size_t errlen)
     else if (strncasecmp(u, "https://", 8) == 0)
         rest = u + 8;
     else
-        return fail(err, errlen, "%s must be an http:// or https:// URL", "target_url");
+        return errmsg(err, errlen, "%s must be an http:// or https:// URL", "target_url");
     if (*rest == '\0' || *rest == '/' || *rest == ':' || *rest == '?')
-        return fail(err, errlen, "%s has no host", "target_url");
+        return errmsg(err, errlen, "%s has no host", "target_url");
     for (const unsigned char *p = (const unsigned char *)u; *p; p++)
         if (*p <= 0x20 || *p == 0x7f)
-            return fail(err, errlen, "%s must not contain spaces or control characters",
+            return errmsg(err, errlen, "%s must not contain spaces or control characters",
                         "target_url");
     if (strlen(u) > 2048)
-        return fail(err, errlen, "%s is longer than 2048 bytes", "target_url");
+        return errmsg(err, errlen, "%s is longer than 2048 bytes", "target_url");
     return 0;
 }
 
@@ -55,15 +51,15 @@ static int read_codes(const cJSON *v, const char *field, int *codes, int *n, cha
         return 0;
     }
     if (!cJSON_IsArray(v))
-        return fail(err, errlen, "%s must be null or an array of HTTP status codes", field);
+        return errmsg(err, errlen, "%s must be null or an array of HTTP status codes", field);
     int k = 0;
     const cJSON *c;
     cJSON_ArrayForEach(c, v) {
         if (!cJSON_IsNumber(c) || c->valuedouble != (int)c->valuedouble || c->valueint < 100 ||
             c->valueint > 599)
-            return fail(err, errlen, "%s must hold whole numbers from 100 to 599", field);
+            return errmsg(err, errlen, "%s must hold whole numbers from 100 to 599", field);
         if (k == SUB_MAX_CODES)
-            return fail(err, errlen, "%s holds more than 64 codes", field);
+            return errmsg(err, errlen, "%s holds more than 64 codes", field);
         codes[k++] = c->valueint;
     }
     *n = k;
@@ -91,7 +87,7 @@ static int read_str(const cJSON *v, const char *field, int nullable, char **out,
         return 0;
     }
     if (!cJSON_IsString(v))
-        return fail(err, errlen, nullable ? "%s must be a string or null" : "%s must be a string",
+        return errmsg(err, errlen, nullable ? "%s must be a string or null" : "%s must be a string",
                     field);
     free(*out);
     *out = strdup(v->valuestring);
@@ -124,7 +120,7 @@ static int apply(subscriber *s, const cJSON *obj, int from_store, char *err, siz
             if (strcmp(*k, v->string) == 0)
                 known = 1;
         if (!known)
-            return fail(err, errlen, "unknown field \"%s\"", v->string);
+            return errmsg(err, errlen, "unknown field \"%s\"", v->string);
     }
     if (!from_store) {
         static const char *const store_only[] = {"id", "secret", "prev_secret",
@@ -132,7 +128,7 @@ static int apply(subscriber *s, const cJSON *obj, int from_store, char *err, siz
                                                   "updated_at_ms", NULL};
         for (const char *const *k = store_only; *k; k++)
             if (cJSON_GetObjectItemCaseSensitive(obj, *k))
-                return fail(err, errlen, "field \"%s\" is assigned by the hub and cannot be set",
+                return errmsg(err, errlen, "field \"%s\" is assigned by the hub and cannot be set",
                             *k);
     }
 #define FIELD(n) ((v = cJSON_GetObjectItemCaseSensitive(obj, n)) != NULL)
@@ -153,10 +149,10 @@ static int apply(subscriber *s, const cJSON *obj, int from_store, char *err, siz
             return -1;
         size_t n = strlen(s->name);
         if (n == 0 || n > 200)
-            return fail(err, errlen, "%s must be 1 to 200 bytes", "name");
+            return errmsg(err, errlen, "%s must be 1 to 200 bytes", "name");
         for (const char *p = s->name; *p; p++)
             if ((unsigned char)*p < 0x21 || *p == '/' || *p == '?' || *p == '#' || *p == '%')
-                return fail(err, errlen,
+                return errmsg(err, errlen,
                             "%s must not contain spaces, control characters, '/', '?', '#' or '%%'",
                             "name");
     }
@@ -177,7 +173,7 @@ static int apply(subscriber *s, const cJSON *obj, int from_store, char *err, siz
             return -1;
         }
         if (strlen(s->filter) > 16384)
-            return fail(err, errlen, "%s is longer than 16384 bytes", "filter");
+            return errmsg(err, errlen, "%s is longer than 16384 bytes", "filter");
         char why[400];
         if (filter_check(s->filter, why, sizeof why) != 0) {
             snprintf(err, errlen, "filter does not compile: %s", why);
@@ -195,7 +191,7 @@ static int apply(subscriber *s, const cJSON *obj, int from_store, char *err, siz
             return -1;
         if (s->method) {
             if (!method_ok(s->method))
-                return fail(err, errlen, "%s must be an HTTP method such as POST or PUT",
+                return errmsg(err, errlen, "%s must be an HTTP method such as POST or PUT",
                             "method");
             for (char *p = s->method; *p; p++)
                 if (*p >= 'a' && *p <= 'z')
@@ -204,25 +200,25 @@ static int apply(subscriber *s, const cJSON *obj, int from_store, char *err, siz
     }
     if (FIELD("headers")) {
         if (!cJSON_IsNull(v) && !cJSON_IsObject(v))
-            return fail(err, errlen, "%s must be an object of strings", "headers");
+            return errmsg(err, errlen, "%s must be an object of strings", "headers");
         const cJSON *h;
         cJSON_ArrayForEach(h, v) {
             if (!cJSON_IsString(h))
-                return fail(err, errlen, "headers.%s must be a string", h->string);
+                return errmsg(err, errlen, "headers.%s must be a string", h->string);
             if (strpbrk(h->valuestring, "\r\n"))
-                return fail(err, errlen, "headers.%s must not contain line breaks", h->string);
+                return errmsg(err, errlen, "headers.%s must not contain line breaks", h->string);
         }
         cJSON_Delete(s->headers);
         s->headers = cJSON_IsNull(v) ? NULL : cJSON_Duplicate(v, 1);
     }
     if (FIELD("envelope")) {
         if (!cJSON_IsBool(v))
-            return fail(err, errlen, "%s must be true or false", "envelope");
+            return errmsg(err, errlen, "%s must be true or false", "envelope");
         s->envelope = cJSON_IsTrue(v);
     }
     if (FIELD("enabled")) {
         if (!cJSON_IsBool(v))
-            return fail(err, errlen, "%s must be true or false", "enabled");
+            return errmsg(err, errlen, "%s must be true or false", "enabled");
         s->enabled = cJSON_IsTrue(v);
     }
     if (FIELD("success_codes") &&
@@ -252,14 +248,14 @@ static int apply(subscriber *s, const cJSON *obj, int from_store, char *err, siz
         if (!cJSON_IsNull(v)) {
             int n = cJSON_GetArraySize(v);
             if (!cJSON_IsArray(v) || n == 0 || n > 100)
-                return fail(err, errlen, "%s must be null or a list of 1 to 100 delays in ms",
+                return errmsg(err, errlen, "%s must be null or a list of 1 to 100 delays in ms",
                             "retry_delays_ms");
             s->retry_delays_ms = calloc((size_t)n, sizeof *s->retry_delays_ms);
             const cJSON *d;
             cJSON_ArrayForEach(d, v) {
                 if (!cJSON_IsNumber(d) || d->valuedouble < 0 || d->valuedouble > 7 * 86400e3 ||
                     d->valuedouble != (double)(int64_t)d->valuedouble)
-                    return fail(err, errlen, "%s entries must be whole ms from 0 to 604800000",
+                    return errmsg(err, errlen, "%s entries must be whole ms from 0 to 604800000",
                                 "retry_delays_ms");
                 s->retry_delays_ms[s->nretry_delays++] = (int64_t)d->valuedouble;
             }
@@ -284,11 +280,11 @@ int sub_from_json(subscriber *s, const cJSON *obj, const subscriber *base, int f
     if (apply(s, obj, from_store, err, errlen) != 0)
         goto fail;
     if (!s->topic) {
-        fail(err, errlen, "%s is required", "topic");
+        errmsg(err, errlen, "%s is required", "topic");
         goto fail;
     }
     if (!s->target_url) {
-        fail(err, errlen, "%s is required", "target_url");
+        errmsg(err, errlen, "%s is required", "target_url");
         goto fail;
     }
     return 0;

@@ -1,4 +1,5 @@
 #include "topic.h"
+#include "errmsg.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -11,18 +12,6 @@
 
 /* ---- validation ------------------------------------------------------------------------------ */
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static int word_char(unsigned char c)
 {
@@ -36,31 +25,31 @@ static int is_wild(unsigned char c) { return c == '*' || c == '#'; }
 static int check(const char *s, int patterns_ok, char *err, size_t errlen)
 {
     if (!s || !*s)
-        return fail(err, errlen, "topic is empty");
+        return errmsg(err, errlen, "topic is empty");
     if (strnlen(s, TOPIC_MAX + 1) > TOPIC_MAX)
-        return fail(err, errlen, "topic is longer than %d bytes", TOPIC_MAX);
+        return errmsg(err, errlen, "topic is longer than %d bytes", TOPIC_MAX);
     int nword = 1;
     for (const char *w = s;; nword++) {
         size_t n = strcspn(w, ".");
         if (n == 0)
-            return fail(err, errlen, "topic word %d is empty", nword);
+            return errmsg(err, errlen, "topic word %d is empty", nword);
         if (n == 1 && is_wild((unsigned char)w[0])) {
             if (!patterns_ok)
-                return fail(err, errlen, "topic must not contain wildcards");
+                return errmsg(err, errlen, "topic must not contain wildcards");
         } else {
             for (size_t i = 0; i < n; i++) {
                 unsigned char c = (unsigned char)w[i];
                 if (word_char(c))
                     continue;
                 if (is_wild(c))
-                    return fail(err, errlen, "%s",
+                    return errmsg(err, errlen, "%s",
                                 patterns_ok ? "'*' and '#' must stand as whole words"
                                             : "topic must not contain wildcards");
                 if (c >= 0x20 && c < 0x7f)
-                    return fail(err, errlen,
+                    return errmsg(err, errlen,
                                 "topic word %d has '%c', allowed are letters, digits, _, - and :",
                                 nword, c);
-                return fail(err, errlen,
+                return errmsg(err, errlen,
                             "topic word %d has byte 0x%02x, allowed are letters, digits, _, - and :",
                             nword, c);
             }

@@ -54,16 +54,19 @@ static void random_idempotency_key(syc_client *c, char out[40])
 /* The publish body: data_json is spliced in verbatim, so numbers keep every digit. */
 static int publish_body(sbuf *b, const char *topic, const char *data_json, const syc_publish_opts *o)
 {
-    char ttl[32];
-    if (syc__sb_str(b, "{\"topic\":") || syc__sb_json(b, topic) || syc__sb_str(b, ",\"data\":") || syc__sb_str(b, data_json))
+    if (syc__sb_str(b, "{\"topic\":") || syc__sb_json(b, topic) || syc__sb_str(b, ",\"data\":") ||
+        syc__sb_str(b, data_json))
         return -1;
     if (o && o->id && (syc__sb_str(b, ",\"id\":") || syc__sb_json(b, o->id)))
         return -1;
     if (o && o->deliver_at && (syc__sb_str(b, ",\"deliver_at\":") || syc__sb_json(b, o->deliver_at)))
         return -1;
-    snprintf(ttl, sizeof ttl, ",\"ttl\":%ld", o ? o->ttl_s : 0L);
-    if (o && o->ttl_s && syc__sb_str(b, ttl))
-        return -1;
+    if (o && o->ttl_s) {
+        char ttl[32];
+        snprintf(ttl, sizeof ttl, ",\"ttl\":%ld", o->ttl_s);
+        if (syc__sb_str(b, ttl))
+            return -1;
+    }
     return syc__sb_str(b, "}");
 }
 
@@ -76,9 +79,10 @@ static int check_data(syc_client *c, const char *data_json)
     cJSON_Delete(data);
     if (!data)
         return syc__fail(c, 0, "invalid_argument", "data_json is not valid JSON (error at byte %ld)",
-                    end ? (long)(end - data_json) : 0L);
+                         end ? (long)(end - data_json) : 0L);
     if (!ok)
-        return syc__fail(c, 0, "invalid_argument", "data_json must be a JSON object, not \"%.60s\"", data_json);
+        return syc__fail(c, 0, "invalid_argument", "data_json must be a JSON object, not \"%.60s\"",
+                         data_json);
     return 0;
 }
 
@@ -96,13 +100,14 @@ int syc_publish(syc_client *c, const char *topic, const char *data_json, const s
     if (!topic || !*topic)
         return syc__fail(c, 0, "invalid_argument", "the topic is empty");
     if (event_id_out && len < SYC_EVENT_ID_MAX)
-        return syc__fail(c, 0, "invalid_argument", "event_id_out must hold SYC_EVENT_ID_MAX (%d) bytes, not %zu",
-                    SYC_EVENT_ID_MAX, len);
+        return syc__fail(c, 0, "invalid_argument",
+                         "event_id_out must hold SYC_EVENT_ID_MAX (%d) bytes, not %zu", SYC_EVENT_ID_MAX, len);
     if (!data_json)
         data_json = "{}";
     if (check_data(c, data_json) != 0)
         return -1;
-    if (syc__sb_str(&url, c->base_url) || syc__sb_str(&url, "/v1/publish") || publish_body(&body, topic, data_json, opts)) {
+    if (syc__sb_str(&url, c->base_url) || syc__sb_str(&url, "/v1/publish") ||
+        publish_body(&body, topic, data_json, opts)) {
         syc__fail(c, 0, "out_of_memory", "could not build the publish request: out of memory");
         goto done;
     }
@@ -111,7 +116,8 @@ int syc_publish(syc_client *c, const char *topic, const char *data_json, const s
         random_idempotency_key(c, generated);
         idem = generated;
     } else if (!*idem || syc__has_control(idem)) {
-        syc__fail(c, 0, "invalid_argument", "the idempotency key (or event id) is empty or holds a control character");
+        syc__fail(c, 0, "invalid_argument",
+                  "the idempotency key (or event id) is empty or holds a control character");
         goto done;
     }
 
@@ -135,8 +141,9 @@ int syc_publish(syc_client *c, const char *topic, const char *data_json, const s
         if (id && strlen(id) < len)
             memcpy(event_id_out, id, strlen(id) + 1);
         else
-            syc__fail(c, c->status, "invalid_response", "the hub accepted the event (%d) but its answer has no usable "
-                 "\"id\": %.200s", c->status, c->resp.len ? c->resp.p : "(empty body)");
+            syc__fail(c, c->status, "invalid_response",
+                      "the hub accepted the event (%d) but its answer has no usable \"id\": %.200s", c->status,
+                      c->resp.len ? c->resp.p : "(empty body)");
         cJSON_Delete(root);
         if (c->code[0])
             goto done;
@@ -163,8 +170,8 @@ static int admin_call(syc_client *c, const char *method, sbuf *path, const char 
         syc__fail(c, 0, "out_of_memory", "could not build the request URL: out of memory");
         goto done;
     }
-    if (syc__exchange(c, method, url.p, json, json ? strlen(json) : 0, c->admin_token, NULL, &retryable) != 0 ||
-        syc__judge(c, method, url.p) != 0)
+    if (syc__exchange(c, method, url.p, json, json ? strlen(json) : 0, c->admin_token, NULL, &retryable) ||
+        syc__judge(c, method, url.p))
         goto done;
     if (out && !(*out = strdup(c->resp.p ? c->resp.p : ""))) {
         syc__fail(c, c->status, "out_of_memory", "could not copy the answer: out of memory");
@@ -177,7 +184,8 @@ done:
     return rc;
 }
 
-/* Starts an admin call: syc__begin(), out cleared, and each of the n required arguments present. */
+/* Starts an admin call: out cleared, syc__begin(), and the required argument named what (if any)
+ * present. */
 static int admin_begin(syc_client *c, char **out, const char *what, const char *value)
 {
     if (out)
@@ -193,7 +201,8 @@ static int admin_begin(syc_client *c, char **out, const char *what, const char *
 static sbuf make_path(const char *prefix, const char *name, const char *suffix)
 {
     sbuf p = {0};
-    if (syc__sb_str(&p, prefix) || (name && syc__sb_escaped(&p, name)) || (suffix && syc__sb_str(&p, suffix))) {
+    if (syc__sb_str(&p, prefix) || (name && syc__sb_escaped(&p, name)) ||
+        (suffix && syc__sb_str(&p, suffix))) {
         free(p.p);
         p.p = NULL;
     }
@@ -261,7 +270,8 @@ int syc_dead_list(syc_client *c, const char *subscriber, long limit, const char 
     char sep = '?';
     int bad = syc__sb_str(&path, "/v1/dead");
     if (subscriber) {
-        bad |= syc__sb_add(&path, &sep, 1) | syc__sb_str(&path, "subscriber=") | syc__sb_escaped(&path, subscriber);
+        bad |= syc__sb_add(&path, &sep, 1) | syc__sb_str(&path, "subscriber=") |
+               syc__sb_escaped(&path, subscriber);
         sep = '&';
     }
     if (limit > 0) {
@@ -308,9 +318,11 @@ int syc_request(syc_client *c, const char *method, const char *path, const char 
         return -1;
     for (const char *m = method; *m; m++)
         if (*m < 'A' || *m > 'Z')
-            return syc__fail(c, 0, "invalid_argument", "the method \"%.20s\" is not an upper-case HTTP method", method);
-    if (!path || path[0] != '/')
-        return syc__fail(c, 0, "invalid_argument", "the path must start with '/'");
+            return syc__fail(c, 0, "invalid_argument", "the method \"%.20s\" is not an upper-case HTTP method",
+                             method);
+    if (!path || path[0] != '/' || strchr(path, ' ') || syc__has_control(path))
+        return syc__fail(c, 0, "invalid_argument",
+                         "the path must start with '/' and be percent-encoded (no spaces or control characters)");
     sbuf p = make_path(path, NULL, NULL);
     return admin_call(c, method, &p, json, out);
 }

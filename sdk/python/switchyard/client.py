@@ -18,7 +18,7 @@ import weakref
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
-from .errors import AuthError, SwitchyardError, Unavailable, ValidationError, error_from_response
+from .errors import AuthError, SwitchyardError, Unavailable, error_from_response
 from .tokens import sign_token
 
 __all__ = ["Client", "__version__"]

@@ -7,7 +7,7 @@ can handle (``except AuthError``) and read ``code`` when they need the precise r
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Optional, Type
+from typing import Any, Dict, Optional, Type, cast
 
 __all__ = [
     "SwitchyardError", "ValidationError", "AuthError", "NotFound", "Conflict", "RateLimited",
@@ -107,10 +107,12 @@ def error_from_response(status: int, body: bytes, retry_after: Optional[str] = N
         decoded = json.loads(body.decode("utf-8")) if body else None
     except (ValueError, UnicodeDecodeError):
         decoded = None
-    err = decoded.get("error") if isinstance(decoded, dict) else None
-    if isinstance(err, dict) and isinstance(err.get("code"), str):
-        code = err["code"]
-        message = err.get("message") if isinstance(err.get("message"), str) else ""
+    err: Any = cast(Dict[str, Any], decoded).get("error") if isinstance(decoded, dict) else None
+    if isinstance(err, dict):
+        fields = cast(Dict[str, Any], err)
+        if isinstance(fields.get("code"), str):
+            code = str(fields["code"])
+            message = str(fields["message"]) if isinstance(fields.get("message"), str) else ""
     if not message:
         text = body.decode("utf-8", "replace").strip() if body else ""
         message = text[:200] if text else "the hub answered HTTP %d" % status

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import json
 import time
-from typing import Any, Iterable, Mapping, Optional, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
 __all__ = ["sign_token"]
 
@@ -41,7 +41,7 @@ def sign_token(secret: Union[str, bytes], topics: Optional[Union[str, Iterable[s
         raise ValueError("sign_token needs the hub's JWT secret")
     key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
     issued = int(time.time() if now is None else now)
-    payload: dict = {"iat": issued}
+    payload: Dict[str, Any] = {"iat": issued}
     if ttl is not None:
         if ttl <= 0:
             raise ValueError("ttl must be a positive number of seconds, or None")
@@ -49,7 +49,7 @@ def sign_token(secret: Union[str, bytes], topics: Optional[Union[str, Iterable[s
     if sub is not None:
         payload["sub"] = sub
     if topics is not None:
-        patterns = [topics] if isinstance(topics, str) else list(topics)
+        patterns: List[Any] = [topics] if isinstance(topics, str) else list(topics)
         if not all(isinstance(p, str) for p in patterns):
             raise TypeError("topics must be topic patterns (strings)")
         payload["topics"] = patterns

@@ -15,7 +15,7 @@ import hmac
 import json
 import time
 from datetime import datetime
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Tuple, Union, cast
 
 __all__ = ["WebhookVerificationError", "verify_webhook", "sign_webhook"]
 
@@ -66,10 +66,14 @@ def _text(value: Any) -> str:
 def _collect(headers: Headers) -> Dict[str, List[str]]:
     """Lower-cased name -> every value, from a dict, a list of pairs, http.client/email messages,
     framework header objects, or ASGI's list of (bytes, bytes)."""
-    items = headers.items() if hasattr(headers, "items") else headers
+    items: Iterable[Tuple[Any, Any]]
+    if hasattr(headers, "items"):
+        items = cast(Mapping[Any, Any], headers).items()
+    else:
+        items = cast(Iterable[Tuple[Any, Any]], headers)
     out: Dict[str, List[str]] = {}
-    for name, value in items:  # type: ignore[union-attr]
-        values = value if isinstance(value, (list, tuple)) else [value]
+    for name, value in items:
+        values: List[Any] = list(value) if isinstance(value, (list, tuple)) else [value]
         out.setdefault(_text(name).lower(), []).extend(_text(v) for v in values)
     return out
 
