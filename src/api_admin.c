@@ -68,7 +68,7 @@ static int store(hub *h, hub_thread *t, http_resp *r, subscriber *s, int create)
     return rc;
 }
 
-static void create_sub(hub *h, hub_thread *t, http_resp *r, const cJSON *body, const char *name)
+static void create_sub(hub *h, hub_thread *t, http_resp *r, const cJSON *body)
 {
     subscriber s;
     char err[512];
@@ -79,8 +79,6 @@ static void create_sub(hub *h, hub_thread *t, http_resp *r, const cJSON *body, c
     char id[32], secret[64];
     codec_new_id("sub_", id);
     s.id = strdup(id);
-    if (name && !s.name)
-        s.name = strdup(name);
     if (!s.name)
         s.name = strdup(id);
     if (sign_new_secret(secret) != 0) {
@@ -194,7 +192,7 @@ static void subscribers(hub *h, hub_thread *t, const http_req *q, http_resp *r, 
         } else if (strcmp(m, "POST") == 0) {
             cJSON *body = http_body_object(q, r);
             if (body)
-                create_sub(h, t, r, body, NULL);
+                create_sub(h, t, r, body);
             cJSON_Delete(body);
         } else {
             method_not_allowed(r, "GET, POST", q->path);
@@ -258,8 +256,12 @@ static void subscribers(hub *h, hub_thread *t, const http_req *q, http_resp *r, 
                            "equal the name in the path");
             else if (found)
                 update_sub(h, t, r, &old, body, patch);
-            else if (!patch)
-                create_sub(h, t, r, body, key);
+            else if (!patch) {
+                /* the name comes from the path: validated like any other name */
+                if (!n)
+                    cJSON_AddStringToObject(body, "name", key);
+                create_sub(h, t, r, body);
+            }
             else
                 http_error(r, 404, "not_found", "no subscriber with id or name \"%s\"", key);
         }

@@ -23,8 +23,10 @@
 #define SMALL_ALLOC 1024       /* bytes: allocations this small still succeed past the deadline */
 #define CLOCK_EVERY_BYTES (256 * 1024) /* bytes allocated by an evaluation between clock reads */
 #define CLOCK_EVERY_UNITS 1024 /* units of billed C work between clock reads */
-#define LIVE_NORMAL 1
-#define LIVE_BIG 2
+#define STRAIGHT_SOURCE 256     /* bytes: loop-free filters up to this long compile to < HOOK_EVERY instructions */
+#define LIVE_NORMAL 1          /* live[h]: runs with the count hook every HOOK_EVERY instructions */
+#define LIVE_BIG 2             /* ... every HOOK_EVERY_FINE instructions from the start */
+#define LIVE_STRAIGHT 3        /* ... without the count hook (see is_straight) */
 
 /* A filter becomes the body of a fixed-arity function, so a call costs no vararg adjustment:
  *     local _ENV <const> = _ENV; return function(data) return <src>
@@ -42,7 +44,7 @@ struct filter_engine {
     filter_lib_ctx lib;        /* what filter_lib needs: string limit, billing, proxy lookup */
     size_t mem_used;           /* bytes currently allocated by the Lua state */
     int in_eval;               /* 1 while filter_eval runs Lua code */
-    int fine;                  /* 1 while the count hook runs every HOOK_EVERY_FINE instructions */
+    int hook_every;            /* VM instructions between count hooks as installed now; 0 = no hook */
     enum stop stop;            /* why the running evaluation is being stopped */
     int64_t instr_left;        /* instructions (and billed units of C work) left to this evaluation */
     int64_t started_ns;        /* monotonic time of this evaluation's first clock read, ns; 0 = none yet */
@@ -51,7 +53,7 @@ struct filter_engine {
     filter_data data;          /* the presented event and its proxies */
     int event_broken;          /* 1 if presenting the event ran out of memory: evaluations fail */
     int env_ref;               /* registry ref: the read-only globals filters see */
-    unsigned char *live;       /* live[h]: LIVE_NORMAL/LIVE_BIG if handle h is compiled, else 0 */
+    unsigned char *live;       /* live[h]: LIVE_NORMAL/BIG/STRAIGHT if handle h is compiled, else 0 */
     size_t nlive;              /* entries in live */
     char msg_budget[96];       /* the error texts of the three limits */
     char msg_deadline[96];
@@ -108,12 +110,20 @@ static int past_deadline(filter_engine *fe)
 
 static void count_hook(lua_State *L, lua_Debug *ar);
 
+/* Installs the count hook to run every `every` instructions (0: removes it), unless it already does. */
+static void set_hook(filter_engine *fe, int every)
+{
+    if (fe->hook_every == every)
+        return;
+    fe->hook_every = every;
+    lua_sethook(fe->L, every ? count_hook : NULL, every ? LUA_MASKCOUNT : 0, every);
+}
+
 /* Big strings and tables make single instructions expensive (comparisons, table shifts), so once an
  * evaluation allocates one the hook checks every few instructions instead of every thousand. */
 static void go_fine(filter_engine *fe)
 {
-    fe->fine = 1;
-    lua_sethook(fe->L, count_hook, LUA_MASKCOUNT, HOOK_EVERY_FINE);
+    set_hook(fe, HOOK_EVERY_FINE);
 }
 
 static void count_hook(lua_State *L, lua_Debug *ar)
@@ -122,7 +132,7 @@ static void count_hook(lua_State *L, lua_Debug *ar)
     filter_engine *fe = engine_of(L);
     if (!fe->in_eval)
         return;
-    fe->instr_left -= fe->fine ? HOOK_EVERY_FINE : HOOK_EVERY;
+    fe->instr_left -= fe->hook_every;
     if (fe->instr_left < 0) {
         fe->stop = STOP_BUDGET;
         luaL_error(L, "%s", fe->msg_budget);
@@ -190,7 +200,7 @@ static void *lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
             return NULL;
         }
         if (fe->in_eval) {
-            if (nsize >= BIG_ALLOC && !fe->fine)
+            if (nsize >= BIG_ALLOC && fe->hook_every != HOOK_EVERY_FINE)
                 go_fine(fe);
             fe->bytes_unclocked += grow;
             if (fe->bytes_unclocked >= CLOCK_EVERY_BYTES) {
@@ -372,8 +382,7 @@ filter_engine *filter_new(const filter_limits *lim, char *err, size_t errlen)
         free(fe);
         return NULL;
     }
-    lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
-    if (getenv("SY_GCGEN")) lua_gc(L, LUA_GCGEN, 0, 0);
+    set_hook(fe, HOOK_EVERY);
     filter_set_event(fe, NULL);
     if (fe->event_broken) {
         set_err(err, errlen, "cannot set up the filter sandbox within the memory limit (%zu bytes)",
@@ -482,6 +491,26 @@ static int anchor_compiled(lua_State *L)
     return 1;
 }
 
+/* Can the filter src run without the count hook? The hook fires every HOOK_EVERY instructions, and its
+ * first firing in an evaluation only starts the clock, so in an evaluation of fewer instructions it never
+ * stops anything; what such an evaluation does in C is billed and clocked by charge and lua_alloc, and
+ * a big allocation installs the fine-grained hook (go_fine). A filter runs fewer than HOOK_EVERY
+ * instructions if it cannot loop or recurse and is short: no while, for, repeat, goto or function
+ * (the only ways to jump back or to define a Lua function; everything else a filter can call is C) in a
+ * source of at most STRAIGHT_SOURCE bytes (Lua emits at most about 2.5 instructions per source byte, for
+ * a chain of comparisons such as a<a<a<a; the usual filter emits less than 1). The words are
+ * looked for anywhere, strings and comments included, so that no tokenizing can be fooled. */
+static int is_straight(const filter_engine *fe, const char *src, size_t len)
+{
+    static const char *const words[] = {"while", "for", "repeat", "goto", "function"};
+    if (len > STRAIGHT_SOURCE || fe->lim.instructions < HOOK_EVERY)
+        return 0;
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (memmem(src, len, words[i], strlen(words[i])))
+            return 0;
+    return 1;
+}
+
 static int mark_live(filter_engine *fe, int h, unsigned char how)
 {
     if ((size_t)h >= fe->nlive) {
@@ -546,7 +575,8 @@ int filter_compile(filter_engine *fe, const char *src, size_t len, char *err, si
     if ((st = lua_pcall(L, 2, 1, 0)) != LUA_OK)
         goto done;
     h = (int)lua_tointeger(L, -1);
-    if (mark_live(fe, h, len > BIG_SOURCE ? LIVE_BIG : LIVE_NORMAL) != 0) {
+    unsigned char kind = len > BIG_SOURCE ? LIVE_BIG : is_straight(fe, src, len) ? LIVE_STRAIGHT : LIVE_NORMAL;
+    if (mark_live(fe, h, kind) != 0) {
         luaL_unref(L, LUA_REGISTRYINDEX, h);
         h = -1;
         st = LUA_ERRMEM;
@@ -598,8 +628,8 @@ int filter_eval(filter_engine *fe, int handle, char *err, size_t errlen)
     fe->units_unclocked = 0;
     fe->bytes_unclocked = 0;
     fe->stop = STOP_NONE;
-    if (fe->live[handle] == LIVE_BIG)
-        go_fine(fe);
+    unsigned char kind = fe->live[handle];
+    set_hook(fe, kind == LIVE_STRAIGHT ? 0 : kind == LIVE_BIG ? HOOK_EVERY_FINE : HOOK_EVERY);
     fe->in_eval = 1;
     int st = lua_pcall(L, 1, 1, 0);
     fe->in_eval = 0;
@@ -620,10 +650,6 @@ int filter_eval(filter_engine *fe, int handle, char *err, size_t errlen)
             set_err(err, errlen, "filter raised a non-string error (a %s value)", luaL_typename(L, -1));
     }
     lua_settop(L, 0);
-    if (fe->fine) {
-        fe->fine = 0;
-        lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
-    }
     if (st == LUA_ERRMEM)
         lua_gc(L, LUA_GCCOLLECT); /* give the next filter the memory this one hoarded */
     return r;

@@ -101,7 +101,8 @@ int syc_publish(syc_client *c, const char *topic, const char *data_json, const s
         return syc__fail(c, 0, "invalid_argument", "the topic is empty");
     if (event_id_out && len < SYC_EVENT_ID_MAX)
         return syc__fail(c, 0, "invalid_argument",
-                         "event_id_out must hold SYC_EVENT_ID_MAX (%d) bytes, not %zu", SYC_EVENT_ID_MAX, len);
+                         "event_id_out must hold SYC_EVENT_ID_MAX (%d) bytes, not %zu", SYC_EVENT_ID_MAX,
+                         len);
     if (!data_json)
         data_json = "{}";
     if (check_data(c, data_json) != 0)
@@ -142,8 +143,8 @@ int syc_publish(syc_client *c, const char *topic, const char *data_json, const s
             memcpy(event_id_out, id, strlen(id) + 1);
         else
             syc__fail(c, c->status, "invalid_response",
-                      "the hub accepted the event (%d) but its answer has no usable \"id\": %.200s", c->status,
-                      c->resp.len ? c->resp.p : "(empty body)");
+                      "the hub accepted the event (%d) but its answer has no usable \"id\": %.200s",
+                      c->status, c->resp.len ? c->resp.p : "(empty body)");
         cJSON_Delete(root);
         if (c->code[0])
             goto done;
@@ -318,11 +319,11 @@ int syc_request(syc_client *c, const char *method, const char *path, const char 
         return -1;
     for (const char *m = method; *m; m++)
         if (*m < 'A' || *m > 'Z')
-            return syc__fail(c, 0, "invalid_argument", "the method \"%.20s\" is not an upper-case HTTP method",
-                             method);
+            return syc__fail(c, 0, "invalid_argument",
+                             "the method \"%.20s\" is not an upper-case HTTP method", method);
     if (!path || path[0] != '/' || strchr(path, ' ') || syc__has_control(path))
-        return syc__fail(c, 0, "invalid_argument",
-                         "the path must start with '/' and be percent-encoded (no spaces or control characters)");
+        return syc__fail(c, 0, "invalid_argument", "the path must start with '/' and be percent-encoded "
+                         "(no spaces or control characters)");
     sbuf p = make_path(path, NULL, NULL);
     return admin_call(c, method, &p, json, out);
 }

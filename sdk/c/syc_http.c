@@ -142,8 +142,9 @@ int syc__begin(syc_client *c)
     c->status = 0;
     c->code[0] = c->errstr[0] = '\0';
     if (!c->base_url)
-        return syc__fail(c, 0, "invalid_argument", "the hub URL \"%.300s\" does not start with http:// or https://",
-                    c->given_url ? c->given_url : "(null)");
+        return syc__fail(c, 0, "invalid_argument",
+                         "the hub URL \"%.300s\" does not start with http:// or https://",
+                         c->given_url ? c->given_url : "(null)");
     return 0;
 }
 
@@ -327,7 +328,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
     static const char name[] = "retry-after:";
     if (bytes > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
         char value[32] = {0};
-        memcpy(value, data + sizeof name - 1, bytes - (sizeof name - 1) < 31 ? bytes - (sizeof name - 1) : 31);
+        size_t vlen = bytes - (sizeof name - 1);
+        memcpy(value, data + sizeof name - 1, vlen < sizeof value - 1 ? vlen : sizeof value - 1);
         char *end;
         long s = strtol(value, &end, 10);
         while (*end == ' ' || *end == '\r' || *end == '\n')
@@ -424,18 +426,19 @@ int syc__exchange(syc_client *c, const char *method, const char *url, const char
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     if (cc == CURLE_WRITE_ERROR && c->resp_too_big) {
-        syc__fail(c, (int)status, "invalid_response", "the answer to %s %s is larger than %u bytes", method, url,
-             RESPONSE_MAX);
+        syc__fail(c, (int)status, "invalid_response", "the answer to %s %s is larger than %u bytes", method,
+                  url, RESPONSE_MAX);
         goto done;
     }
     if (cc != CURLE_OK) {
         *retryable = transient(cc);
         const char *detail = c->curl_err[0] ? c->curl_err : curl_easy_strerror(cc);
         if (cc == CURLE_OPERATION_TIMEDOUT)
-            syc__fail(c, 0, "network", "no answer from %s within %ld ms (%s %s): %s", c->base_url, c->timeout_ms,
-                 method, url, detail);
+            syc__fail(c, 0, "network", "no answer from %s within %ld ms (%s %s): %s", c->base_url,
+                      c->timeout_ms, method, url, detail);
         else
-            syc__fail(c, 0, "network", "could not reach the hub at %s (%s %s): %s", c->base_url, method, url, detail);
+            syc__fail(c, 0, "network", "could not reach the hub at %s (%s %s): %s", c->base_url, method, url,
+                      detail);
         goto done;
     }
     c->status = (int)status;
@@ -458,7 +461,7 @@ int syc__judge(syc_client *c, const char *method, const char *url)
         syc__fail(c, c->status, code, "%s", message);
     else
         syc__fail(c, c->status, "http_error", "%s %s answered %d: %.200s", method, url, c->status,
-             c->resp.len ? c->resp.p : "(empty body)");
+                  c->resp.len ? c->resp.p : "(empty body)");
     cJSON_Delete(root);
     return -1;
 }

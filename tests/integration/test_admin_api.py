@@ -156,6 +156,13 @@ class AdminApiTest(SwitchyardCase):
         self.assertError(resp, 400)
         self.assertEqual(self.hub.admin("GET", "/v1/subscribers/" + sub["id"]).json["filter"], "data.a == 1")
 
+    def test_put_with_an_invalid_name_in_the_path_is_400(self):
+        resp = self.hub.admin("PUT", "/v1/subscribers/billing%20big",
+                              {"topic": "orders.*", "target_url": "http://127.0.0.1:9/h"})
+        self.assertError(resp, 400, "invalid_subscriber")
+        self.assertIn("name", resp.json["error"]["message"])
+        self.assertEqual(items_of(self.hub.admin("GET", "/v1/subscribers").json), [])
+
     def test_put_by_name_creates_then_updates_the_same_subscriber(self):
         body = dict(BASE, name="billing")
         created = self.hub.admin("PUT", "/v1/subscribers/billing", body)

@@ -126,8 +126,10 @@ class FaultsTest(SwitchyardCase):
         self.assertIs(got.json["enabled"], False, got)
         self.assertEqual(self.hub.admin("GET", "/v1/dead").json["items"], [])   # gone is not dead
 
-        # While disabled, nothing reaches the endpoint and nothing is dead-lettered or dropped as an
-        # outcome: an event published now is accepted, and any job it has for this subscriber is held.
+        # While disabled, nothing reaches the endpoint and nothing is dead-lettered. An event published
+        # now is accepted; today the hub does not enqueue it for a disabled subscriber at all (matched 0,
+        # /v1/match says receives: false), and if a job is ever made for it, it must be held (pending,
+        # no attempt). Jobs queued before the subscriber was disabled are held: see the tests below.
         time.sleep(REFRESH_S)
         held_event = self.publish(2)
         self.assertNoMoreRequests("/retired", 1)
