@@ -50,6 +50,10 @@ if ARGV[8] ~= '' then
 end
 if state == 'parked' then
   redis.call('ZADD', p .. ':parked:' .. sid, now, jid)
+  -- make sure a probe is scheduled: promote may have dropped the circuit from the probe list
+  -- when nothing was parked
+  local probe_at = redis.call('HGET', cb, 'probe_at')
+  if probe_at then redis.call('ZADD', p .. ':cb:probes', 'NX', probe_at, sid) end
 elseif state == 'pending' and tonumber(ARGV[9]) > 0 then
   redis.call('ZADD', p .. ':delayed', tonumber(ARGV[9]), jid)
 elseif state == 'pending' then

@@ -1,6 +1,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@ struct http_server {
     http_handler handler;   /* called once per complete request */
     void *ctx;              /* passed to handler */
     size_t max_body;        /* bytes */
+    atomic_int active;      /* requests begun and not yet completed (idle keep-alive excluded) */
 };
 
 typedef struct conn_state {
@@ -59,6 +61,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!st)
             return MHD_NO;
         *con_cls = st;
+        atomic_fetch_add(&s->active, 1);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > s->max_body)
             st->too_large = 1;   /* answered below without reading the body */
@@ -92,9 +95,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
                     enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)c, (void)toe;
+    (void)c, (void)toe;
+    http_server *s = cls;
     conn_state *st = *con_cls;
     if (st) {
+        atomic_fetch_sub(&s->active, 1);
         buf_free(&st->body);
         free(st);
         *con_cls = NULL;
@@ -174,11 +179,8 @@ void http_stop(http_server *s, int grace_ms)
     if (!s)
         return;
     MHD_quiesce_daemon(s->d);
-    for (int waited = 0; waited < grace_ms; waited += 20) {
-        const union MHD_DaemonInfo *i =
-            MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-        if (!i || i->num_connections == 0)
-            break;
+    /* wait for requests in flight only: idle keep-alive connections are simply closed */
+    for (int waited = 0; waited < grace_ms && atomic_load(&s->active) > 0; waited += 20) {
         struct timespec ts = {0, 20 * 1000000};
         nanosleep(&ts, NULL);
     }

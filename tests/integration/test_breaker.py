@@ -6,6 +6,7 @@ back meanwhile. The worker runs with SWITCHYARD_BREAKER_FAILURES=3 and SWITCHYAR
 Assertions are on counts and states; the one rate check compares the hits seen in a window with what
 the subscriber's own 100 ms retry schedule would give, with a wide margin."""
 import re
+import sys
 import time
 import unittest
 
@@ -72,6 +73,8 @@ class BreakerTest(SwitchyardCase):
         before = len(self.rx.requests("/down"))
         time.sleep(WINDOW_S)
         hits = len(self.rx.requests("/down")) - before
+        print("\nbreaker: %d requests in %.1f s through an open circuit (probe interval %d ms, doubling)"
+              % (hits, WINDOW_S, PROBE_MS), file=sys.stderr)
         self.assertLessEqual(hits, 2 + int(WINDOW_S * 1000 / PROBE_MS),
                              "an open circuit let %d requests through in %.1f s" % (hits, WINDOW_S))
         self.assertIn(self.circuit(down["id"])["state"], ("open", "half_open"))

@@ -70,6 +70,15 @@ class OperationsTest(SwitchyardCase):
         self.assertEqual(hub.process.wait_exit(timeout=10), 0)
         self.assertEqual(self.redis.cmd("XLEN", self.prefix + ":jobs"), 1)
 
+    def test_idle_keep_alive_connection_does_not_hold_up_sigterm(self):
+        hub = self.start_hub()
+        with socket.create_connection(("127.0.0.1", hub.port), timeout=10) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            self.assertTrue(s.recv(65536).startswith(b"HTTP/1.1 200"))
+            # the connection stays open and idle; the 10 s grace is for requests, not for it
+            hub.process.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(hub.process.wait_exit(timeout=5), 0)
+
     def test_help_lists_every_setting(self):
         result = self.run_cli("--help")
         self.assertEqual(result.returncode, 0, result.stderr)

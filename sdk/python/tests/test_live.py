@@ -256,12 +256,24 @@ class LiveHub(Base):
 
         rotated = self.client.rotate_secret("seeded")
         self.assertNotEqual(rotated["secret"], created["secret"])
-        out = self.client.publish("orders.created", {"body": {"ok": True}})
-        (req,) = self.rx.wait_for_requests("/s")
-        self.assertEqual(verify_webhook(rotated["secret"], req.headers, req.body), {"ok": True})
-        self.assertEqual(verify_webhook(created["secret"], req.headers, req.body), {"ok": True},
+        # Workers pick the new secret up within SWITCHYARD_REFRESH_MS, so publish until a delivery
+        # carries it; every delivery, before and after, still verifies with the old one.
+        old_secret_checks = []
+
+        def delivery_signed_with_new_secret():
+            seen = len(self.rx.requests("/s"))
+            self.client.publish("orders.created", {"body": {"ok": True}})
+            req = self.rx.wait_for_requests("/s", count=seen + 1)[seen]
+            old_secret_checks.append(verify_webhook(created["secret"], req.headers, req.body))
+            try:
+                return verify_webhook(rotated["secret"], req.headers, req.body)
+            except WebhookVerificationError:
+                return None
+        body = harness.wait_for(delivery_signed_with_new_secret, timeout=10, interval=0.1,
+                                message="a delivery signed with the rotated secret")
+        self.assertEqual(body, {"ok": True})
+        self.assertEqual(old_secret_checks, [{"ok": True}] * len(old_secret_checks),
                          "the old secret keeps signing during the grace period")
-        self.wait_for_job_state(out["id"], "delivered")
 
         self.assertIsNone(self.client.delete_subscriber("seeded"))
         with self.assertRaises(NotFound):
