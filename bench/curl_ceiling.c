@@ -121,6 +121,10 @@ int main(int argc, char **argv)
         if (rate > 0 && issued < count) {
             int64_t next = start + (int64_t)((double)issued * 1e9 / rate) - bench_mono_ns();
             timeout = next <= 0 ? 0 : (int)(next / 1000000);
+            if (next > 0 && timeout == 0) {   /* due within a ms: sleep exactly, not spin */
+                bench_sleep_until_mono(bench_mono_ns() + next);
+                continue;
+            }
         }
         if (running || timeout > 0)
             curl_multi_poll(multi, NULL, 0, timeout, NULL);
