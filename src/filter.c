@@ -491,11 +491,13 @@ static int anchor_compiled(lua_State *L)
     return 1;
 }
 
-/* Can the filter src run without the count hook? The hook fires every HOOK_EVERY instructions, and its
- * first firing in an evaluation only starts the clock, so in an evaluation of fewer instructions it never
- * stops anything; what such an evaluation does in C is billed and clocked by charge and lua_alloc, and
- * a big allocation installs the fine-grained hook (go_fine). A filter runs fewer than HOOK_EVERY
- * instructions if it cannot loop or recurse and is short: no while, for, repeat, goto or function
+/* Can the filter src run without the count hook? The hook fires every HOOK_EVERY instructions, so in an
+ * evaluation of fewer it fires at most once, and can then only start the clock or notice a deadline that
+ * passed during the cheap instructions since the last check: everything expensive such an evaluation can
+ * do is C work, billed and clocked by charge, or allocation, metered by lua_alloc (and a big one installs
+ * the fine-grained hook, go_fine). Without the hook it stops at the same limits, at most a few hundred
+ * cheap instructions later. A filter runs fewer than HOOK_EVERY instructions if it cannot loop or
+ * recurse and is short: no while, for, repeat, goto or function
  * (the only ways to jump back or to define a Lua function; everything else a filter can call is C) in a
  * source of at most STRAIGHT_SOURCE bytes (Lua emits at most about 2.5 instructions per source byte, for
  * a chain of comparisons such as a<a<a<a; the usual filter emits less than 1). The words are

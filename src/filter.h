@@ -36,7 +36,10 @@
  * once an evaluation allocates an object of 16 KiB or more: a long string makes one instruction
  * expensive). C functions bill their loops to the same budget and read the clock as they go; so does
  * allocation, every 256 KiB. The clock starts at an evaluation's first check, within its first 1000
- * instructions, so filter_eval's fast path never reads it. The memory cap covers the whole state,
+ * instructions, so filter_eval's fast path never reads it. A filter that cannot loop (at most 256 bytes,
+ * without the words while, for, repeat, goto or function anywhere) runs fewer than 1000 instructions, so
+ * the hook would fire at most once in it: it runs without one, saving the cost a Lua hook adds to every
+ * instruction, and its C work and allocation are billed, clocked and capped all the same. The memory cap covers the whole state,
  * compiled filters included, and no single object an evaluation allocates may exceed 4 × string_bytes.
  * A filter cannot catch any of these errors (no pcall, no coroutines). */
 #ifndef SY_FILTER_H

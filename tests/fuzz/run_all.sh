@@ -4,6 +4,8 @@
 # seconds from its seed corpus tests/fuzz/corpus/<name>/ (new inputs go to build-fuzz/corpus/<name>/,
 # crashes to build-fuzz/artifacts/<name>/). Exits non-zero if any harness fails to build or crashes.
 #
+# The filter harness (fuzz_filter.c) is built and run by its own tests/fuzz/run.sh, called from here.
+#
 # Usage: bash tests/fuzz/run_all.sh [SECONDS_EACH] [NAME ...]
 #   SECONDS_EACH  run time per harness (default 20); 0 only builds and replays the seed corpora
 #   NAME          run only these harnesses (e.g. topic jwt); default: all of them
@@ -186,6 +188,7 @@ build() {
   done
   local failed=0
   for h in "${HARNESSES[@]}"; do
+    delegated "$h" && continue
     local src=$ROOT/tests/fuzz/fuzz_$h.c bin=$OUT/fuzz_$h
     if newer_than "$bin" "$src" "${objs[@]}"; then
       echo "== build fuzz_$h"
@@ -200,6 +203,10 @@ build() {
   done
   return $failed
 }
+
+# The filter engine's harness has its own script (tests/fuzz/run.sh), which builds and runs it with
+# its flags and dictionary; run_all.sh calls it rather than building fuzz_filter a second way.
+delegated() { [ "$1" = filter ] && [ -f "$ROOT/tests/fuzz/run.sh" ]; }
 
 HARNESSES=()
 if [ $# -gt 0 ]; then
@@ -218,7 +225,7 @@ build || status=1
 summary=()
 for h in "${HARNESSES[@]}"; do
   bin=$OUT/fuzz_$h
-  [ -x "$bin" ] || { summary+=("fuzz_$h: NOT BUILT"); status=1; continue; }
+  delegated "$h" || [ -x "$bin" ] || { summary+=("fuzz_$h: NOT BUILT"); status=1; continue; }
   seeds=$ROOT/tests/fuzz/corpus/$h
   work=$OUT/corpus/$h
   arts=$OUT/artifacts/$h
@@ -229,17 +236,22 @@ for h in "${HARNESSES[@]}"; do
     jwt|topic|deliver) dict=(-dict="$OUT/dict/$h.dict") ;;
   esac
   log=$OUT/fuzz_$h.log
-  echo "== fuzz_$h for ${SECS}s (max_len $(max_len "$h"))"
+  echo "== fuzz_$h for ${SECS}s$(delegated "$h" && echo " (tests/fuzz/run.sh)" || echo " (max_len $(max_len "$h"))")"
   if [ "$SECS" = 0 ]; then
     args=(-runs=0)
   else
     args=(-max_total_time="$SECS")
   fi
   set +e
-  ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:allocator_may_return_null=1 \
-  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    "$bin" "${args[@]}" -max_len="$(max_len "$h")" -timeout=10 -rss_limit_mb=2048 \
-      -print_final_stats=1 -artifact_prefix="$arts/" "${dict[@]}" "$work" "$seeds" >"$log" 2>&1
+  if delegated "$h"; then
+    FUZZ_DIR=$OUT FUZZ_ARGS="$([ "$SECS" = 0 ] && echo -runs=0)" \
+      bash "$ROOT/tests/fuzz/run.sh" "$SECS" >"$log" 2>&1
+  else
+    ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:allocator_may_return_null=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      "$bin" "${args[@]}" -max_len="$(max_len "$h")" -timeout=10 -rss_limit_mb=2048 \
+        -print_final_stats=1 -artifact_prefix="$arts/" "${dict[@]}" "$work" "$seeds" >"$log" 2>&1
+  fi
   rc=$?
   set -e
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
