@@ -117,7 +117,11 @@ int main(int argc, char **argv)
         }
         if (done >= count)
             break;
-        int timeout = 10;
+        int timeout = 10, idle = 0;
+        for (int i = 0; i < conc; i++)
+            idle += !slots[i].busy;
+        if (rate <= 0 && idle && issued < count)
+            continue;   /* a slot is free and work is left: start it now, do not wait */
         if (rate > 0 && issued < count) {
             int64_t next = start + (int64_t)((double)issued * 1e9 / rate) - bench_mono_ns();
             timeout = next <= 0 ? 0 : (int)(next / 1000000);

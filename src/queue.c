@@ -293,27 +293,72 @@ int queue_breaker_state(rds *r, const char *prefix, const char *sub_id, char sta
     return 0;
 }
 
+#define SETTLE_ARGC 16
+
+typedef struct settle_args {
+    char att[16], due[24], now[24], status[16], ret[24], thr[16], probe[24];  /* number texts */
+    const char *av[SETTLE_ARGC];                                              /* ARGV of settle */
+} settle_args;
+
+static void settle_argv(settle_args *a, const char *prefix, int64_t retention_s,
+                        const queue_breaker *b, const queue_job *j, const queue_outcome *o)
+{
+    snprintf(a->thr, sizeof a->thr, "%d", b ? b->failures : 0);
+    snprintf(a->probe, sizeof a->probe, "%lld", (long long)(b ? b->probe_ms : 0));
+    snprintf(a->att, sizeof a->att, "%d", o->attempts);
+    snprintf(a->due, sizeof a->due, "%lld", (long long)o->due_ms);
+    snprintf(a->now, sizeof a->now, "%lld", (long long)o->now_ms);
+    snprintf(a->status, sizeof a->status, "%d", o->last_status);
+    snprintf(a->ret, sizeof a->ret, "%lld", (long long)retention_s);
+    const char *av[SETTLE_ARGC] = {prefix, QUEUE_GROUP, j->entry, j->job_id, j->sub_id, o->state,
+                                   a->att, o->attempt_json ? o->attempt_json : "", a->due, a->now,
+                                   a->status, o->last_error ? o->last_error : "", a->ret,
+                                   o->breaker ? o->breaker : "", a->thr, a->probe};
+    memcpy(a->av, av, sizeof av);
+}
+
 int queue_settle(rds *r, const char *prefix, int64_t retention_s, const queue_breaker *b,
                  const queue_job *j, const queue_outcome *o)
 {
-    char att[16], due[24], now[24], status[16], ret[24], thr[16], probe[24];
-    snprintf(thr, sizeof thr, "%d", b ? b->failures : 0);
-    snprintf(probe, sizeof probe, "%lld", (long long)(b ? b->probe_ms : 0));
-    snprintf(att, sizeof att, "%d", o->attempts);
-    snprintf(due, sizeof due, "%lld", (long long)o->due_ms);
-    snprintf(now, sizeof now, "%lld", (long long)o->now_ms);
-    snprintf(status, sizeof status, "%d", o->last_status);
-    snprintf(ret, sizeof ret, "%lld", (long long)retention_s);
-    const char *av[] = {prefix, QUEUE_GROUP, j->entry, j->job_id, j->sub_id, o->state, att,
-                        o->attempt_json ? o->attempt_json : "", due, now, status,
-                        o->last_error ? o->last_error : "", ret,
-                        o->breaker ? o->breaker : "", thr, probe};
-    redisReply *rep = rds_script(r, "settle", 16, av, NULL);
+    settle_args a;
+    settle_argv(&a, prefix, retention_s, b, j, o);
+    redisReply *rep = rds_script(r, "settle", SETTLE_ARGC, a.av, NULL);
     int rc = rep && rep->type == REDIS_REPLY_INTEGER ? 0 : -1;
     log_script_error("settle", rep);
     if (rep)
         freeReplyObject(rep);
     return rc;
+}
+
+size_t queue_settle_many(rds *r, const char *prefix, int64_t retention_s, const queue_breaker *b,
+                         const queue_job *const *jobs, const queue_outcome *o, size_t n, int *done)
+{
+    settle_args a;
+    size_t sent = 0, ok = 0;
+    for (; sent < n; sent++) {
+        done[sent] = 0;
+        settle_argv(&a, prefix, retention_s, b, jobs[sent], &o[sent]);
+        if (rds_script_append(r, "settle", SETTLE_ARGC, a.av, NULL) != 0)
+            break;
+    }
+    int *again = calloc(n + 1, sizeof *again);
+    for (size_t i = 0; i < sent; i++) {
+        redisReply *rep = rds_read(r);
+        if (!rep)
+            break;   /* the connection failed: the rest stay undone */
+        if (rds_noscript(rep))
+            again[i] = 1;
+        else if (rep->type == REDIS_REPLY_INTEGER)
+            done[i] = 1, ok++;
+        else
+            log_script_error("settle", rep);
+        freeReplyObject(rep);
+    }
+    for (size_t i = 0; i < sent; i++)   /* after a Redis restart: load the script, run these again */
+        if (again[i] && queue_settle(r, prefix, retention_s, b, jobs[i], &o[i]) == 0)
+            done[i] = 1, ok++;
+    free(again);
+    return ok;
 }
 
 static cJSON *time_or_null(int64_t ms)

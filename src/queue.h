@@ -97,6 +97,10 @@ int queue_admit(rds *r, const char *prefix, int64_t now_ms, queue_admission *a, 
 /* Records an attempt's outcome and releases the stream entry. Returns 0 or -1. */
 int queue_settle(rds *r, const char *prefix, int64_t retention_s, const queue_breaker *b,
                  const queue_job *j, const queue_outcome *o);
+/* queue_settle for n jobs in one pipelined round trip. done[i] = 1 for each outcome Redis took.
+ * Returns how many it took. */
+size_t queue_settle_many(rds *r, const char *prefix, int64_t retention_s, const queue_breaker *b,
+                         const queue_job *const *jobs, const queue_outcome *o, size_t n, int *done);
 /* Circuit state of a subscriber: "closed", "open" or "half_open"; *failures and *probe_at_ms
  * (epoch ms) filled when not closed. -1 on Redis failure. */
 int queue_breaker_state(rds *r, const char *prefix, const char *sub_id, char state[16],

@@ -1,6 +1,7 @@
 #include "rds.h"
 
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,44 +244,52 @@ redisReply *rds_read(rds *r)
     return checked(r, rep);
 }
 
-static const char *script_text(const char *name, size_t *len)
+#define MAX_SCRIPTS 32
+
+static char script_sha[MAX_SCRIPTS][41];   /* SHA-1 hex of embedded_scripts[i] */
+static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
+
+static void compute_shas(void)
 {
-    for (int i = 0; embedded_scripts[i].name; i++)
-        if (strcmp(embedded_scripts[i].name, name) == 0) {
-            *len = embedded_scripts[i].len;
-            return embedded_scripts[i].text;
-        }
-    return NULL;
+    for (int i = 0; embedded_scripts[i].name && i < MAX_SCRIPTS; i++) {
+        unsigned char md[SHA_DIGEST_LENGTH];
+        SHA1((const unsigned char *)embedded_scripts[i].text, embedded_scripts[i].len, md);
+        for (int k = 0; k < SHA_DIGEST_LENGTH; k++)
+            snprintf(script_sha[i] + 2 * k, 3, "%02x", md[k]);
+    }
 }
 
-redisReply *rds_script(rds *r, const char *name, int argc, const char **argv, const size_t *lens)
+static int script_index(rds *r, const char *name)
 {
-    size_t tlen;
-    const char *text = script_text(name, &tlen);
-    if (!text) {
-        snprintf(r->err, sizeof r->err, "no embedded script %s", name);
-        return NULL;
-    }
-    unsigned char md[SHA_DIGEST_LENGTH];
-    SHA1((const unsigned char *)text, tlen, md);
-    char sha[41];
-    for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
-        snprintf(sha + 2 * i, 3, "%02x", md[i]);
+    pthread_once(&sha_once, compute_shas);
+    for (int i = 0; embedded_scripts[i].name && i < MAX_SCRIPTS; i++)
+        if (strcmp(embedded_scripts[i].name, name) == 0)
+            return i;
+    snprintf(r->err, sizeof r->err, "no embedded script %s", name);
+    return -1;
+}
 
-    enum { MAXARGS = 4096 };
-    if (argc + 3 > MAXARGS)
-        return NULL;
+/* EVALSHA argv for script i: av/al hold argc + 3 entries. */
+static void evalsha_argv(int i, int argc, const char **argv, const size_t *lens, const char **av,
+                         size_t *al)
+{
+    av[0] = "EVALSHA", al[0] = 7;
+    av[1] = script_sha[i], al[1] = 40;
+    av[2] = "0", al[2] = 1;
+    for (int k = 0; k < argc; k++)
+        av[k + 3] = argv[k], al[k + 3] = lens ? lens[k] : strlen(argv[k]);
+}
+
+static redisReply *run_script(rds *r, int i, int argc, const char **argv, const size_t *lens)
+{
     const char **av = malloc((size_t)(argc + 3) * sizeof *av);
     size_t *al = malloc((size_t)(argc + 3) * sizeof *al);
-    av[0] = "EVALSHA", al[0] = 7;
-    av[1] = sha, al[1] = 40;
-    av[2] = "0", al[2] = 1;
-    for (int i = 0; i < argc; i++)
-        av[i + 3] = argv[i], al[i + 3] = lens ? lens[i] : strlen(argv[i]);
+    evalsha_argv(i, argc, argv, lens, av, al);
     redisReply *rep = rds_argv(r, argc + 3, av, al);
     if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+        /* NOSCRIPT means it did not run: load it (Redis restarted or flushed) and run it once */
         freeReplyObject(rep);
-        rep = rds_cmd(r, "SCRIPT LOAD %b", text, tlen);
+        rep = rds_cmd(r, "SCRIPT LOAD %b", embedded_scripts[i].text, embedded_scripts[i].len);
         if (rep) {
             freeReplyObject(rep);
             rep = rds_argv(r, argc + 3, av, al);
@@ -289,4 +298,29 @@ redisReply *rds_script(rds *r, const char *name, int argc, const char **argv, co
     free(av);
     free(al);
     return rep;
+}
+
+redisReply *rds_script(rds *r, const char *name, int argc, const char **argv, const size_t *lens)
+{
+    int i = script_index(r, name);
+    return i < 0 ? NULL : run_script(r, i, argc, argv, lens);
+}
+
+int rds_script_append(rds *r, const char *name, int argc, const char **argv, const size_t *lens)
+{
+    int i = script_index(r, name);
+    if (i < 0)
+        return -1;
+    const char **av = malloc((size_t)(argc + 3) * sizeof *av);
+    size_t *al = malloc((size_t)(argc + 3) * sizeof *al);
+    evalsha_argv(i, argc, argv, lens, av, al);
+    int rc = rds_append_argv(r, argc + 3, av, al);
+    free(av);
+    free(al);
+    return rc;
+}
+
+int rds_noscript(const redisReply *rep)
+{
+    return rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0;
 }

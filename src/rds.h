@@ -34,5 +34,9 @@ redisReply *rds_script(rds *r, const char *name, int argc, const char **argv, co
 /* Pipelining: append commands, then read their replies in order (NULL on a failed connection). */
 int rds_append_argv(rds *r, int argc, const char **argv, const size_t *lens);
 redisReply *rds_read(rds *r);
+/* Appends the embedded script as EVALSHA. Its reply may be NOSCRIPT (rds_noscript): the script did
+ * not run; after reading every pending reply, run it again with rds_script, which loads it. */
+int rds_script_append(rds *r, const char *name, int argc, const char **argv, const size_t *lens);
+int rds_noscript(const redisReply *rep);
 
 #endif

@@ -42,7 +42,7 @@ typedef struct transfer {
     struct transfer *next;       /* in the worker's list */
 } transfer;
 
-typedef struct outcome_retry {   /* a settle Redis did not take; tried again later */
+typedef struct outcome_retry {   /* an outcome not yet recorded in Redis */
     queue_job job;               /* owned */
     char state[16];              /* queue_outcome.state */
     int attempts;                /* attempts made */
@@ -62,7 +62,9 @@ typedef struct worker {
     CURLM *multi;                /* all transfers */
     transfer *inflight;          /* list of transfers under way */
     int ninflight;               /* entries in inflight */
-    outcome_retry *unsettled;    /* outcomes waiting for Redis */
+    outcome_retry *unsettled;    /* outcomes not yet recorded, oldest first */
+    outcome_retry **unsettled_tail; /* where the next one is linked */
+    size_t nunsettled;           /* entries in unsettled */
     char consumer[128];          /* stream consumer name: host-pid-random */
     queue_breaker breaker;       /* circuit breaker settings */
     int fair_share;              /* most deliveries one subscriber may hold in this worker */
@@ -110,19 +112,12 @@ static char *attempt_json(int64_t at_ms, int status, int64_t latency_ms, const c
     return s;
 }
 
-/* Records an outcome; when Redis does not take it, keeps it to try again (the job stays pending
- * in our name meanwhile, so nothing is lost). Takes ownership of job. */
+/* Queues an outcome to be recorded by the next flush_unsettled (one pipelined round trip for all
+ * of them). Until Redis has it, the job stays pending in our name, so nothing is lost if we die.
+ * Takes ownership of job and att_json. */
 static void settle(worker *w, queue_job *job, const char *state, int attempts, char *att_json,
                    int64_t due_ms, int status, const char *error, const char *breaker)
 {
-    queue_outcome o = {.state = state, .attempts = attempts, .attempt_json = att_json,
-                       .due_ms = due_ms, .now_ms = wall_ms(), .last_status = status,
-                       .last_error = error ? error : "", .breaker = breaker};
-    if (queue_settle(w->r, w->cfg->prefix, w->cfg->retention_s, &w->breaker, job, &o) == 0) {
-        queue_job_free(job);
-        free(att_json);
-        return;
-    }
     outcome_retry *u = calloc(1, sizeof *u);
     u->job = *job;
     memset(job, 0, sizeof *job);
@@ -130,31 +125,59 @@ static void settle(worker *w, queue_job *job, const char *state, int attempts, c
     u->attempts = attempts;
     u->attempt_json = att_json;
     u->due_ms = due_ms;
-    u->now_ms = o.now_ms;
+    u->now_ms = wall_ms();
     u->status = status;
     u->error = strdup(error ? error : "");
     snprintf(u->breaker, sizeof u->breaker, "%s", breaker);
-    u->next = w->unsettled;
-    w->unsettled = u;
+    if (!w->unsettled_tail)
+        w->unsettled_tail = &w->unsettled;
+    *w->unsettled_tail = u;
+    w->unsettled_tail = &u->next;
+    w->nunsettled++;
 }
 
+static void outcome_free(outcome_retry *u)
+{
+    queue_job_free(&u->job);
+    free(u->attempt_json);
+    free(u->error);
+    free(u);
+}
+
+/* Records every queued outcome Redis will take now; keeps the others for the next call. */
 static void flush_unsettled(worker *w)
 {
+    size_t n = w->nunsettled;
+    if (!n)
+        return;
+    const queue_job **jobs = malloc(n * sizeof *jobs);
+    queue_outcome *o = malloc(n * sizeof *o);
+    int *done = malloc(n * sizeof *done);
+    size_t i = 0;
+    for (outcome_retry *u = w->unsettled; u; u = u->next, i++) {
+        jobs[i] = &u->job;
+        o[i] = (queue_outcome){.state = u->state, .attempts = u->attempts,
+                               .attempt_json = u->attempt_json, .due_ms = u->due_ms,
+                               .now_ms = u->now_ms, .last_status = u->status,
+                               .last_error = u->error, .breaker = u->breaker};
+    }
+    queue_settle_many(w->r, w->cfg->prefix, w->cfg->retention_s, &w->breaker, jobs, o, n, done);
     outcome_retry **pp = &w->unsettled;
+    i = 0;
     while (*pp) {
         outcome_retry *u = *pp;
-        queue_outcome o = {.state = u->state, .attempts = u->attempts,
-                           .attempt_json = u->attempt_json, .due_ms = u->due_ms,
-                           .now_ms = u->now_ms, .last_status = u->status, .last_error = u->error,
-                           .breaker = u->breaker};
-        if (queue_settle(w->r, w->cfg->prefix, w->cfg->retention_s, &w->breaker, &u->job, &o) != 0)
-            return;
-        *pp = u->next;
-        queue_job_free(&u->job);
-        free(u->attempt_json);
-        free(u->error);
-        free(u);
+        if (done[i++]) {
+            *pp = u->next;
+            outcome_free(u);
+            w->nunsettled--;
+        } else {
+            pp = &u->next;
+        }
     }
+    w->unsettled_tail = pp;
+    free(jobs);
+    free(o);
+    free(done);
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -618,6 +641,8 @@ int worker_run(const config *cfg)
         int running;
         curl_multi_perform(w.multi, &running);
         reap(&w);
+        if (up && w.unsettled)   /* every outcome of this round in one round trip */
+            flush_unsettled(&w);
         if (!up) {
             struct timespec ts = {0, 100 * 1000000};
             if (!w.ninflight)
@@ -637,10 +662,7 @@ int worker_run(const config *cfg)
     while (w.unsettled) {   /* Redis is gone: these jobs are reclaimed after the visibility timeout */
         outcome_retry *u = w.unsettled;
         w.unsettled = u->next;
-        queue_job_free(&u->job);
-        free(u->attempt_json);
-        free(u->error);
-        free(u);
+        outcome_free(u);
     }
     curl_multi_cleanup(w.multi);
     curl_global_cleanup();

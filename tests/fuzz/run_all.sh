@@ -13,6 +13,7 @@
 # project's build dependencies (cJSON, Lua 5.4, OpenSSL). A binary is rebuilt only when a source is
 # newer, so two runs may share build-fuzz/ once it is built.
 # Reproduce a crash: build-fuzz/fuzz_<name> build-fuzz/artifacts/<name>/crash-...
+{ # the whole script is one block, read before it runs: editing the file mid-run cannot break a run
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -229,7 +230,8 @@ for h in "${HARNESSES[@]}"; do
   seeds=$ROOT/tests/fuzz/corpus/$h
   work=$OUT/corpus/$h
   arts=$OUT/artifacts/$h
-  mkdir -p "$work" "$arts" "$seeds"
+  mkdir -p "$work" "$arts"
+  [ -d "$seeds" ] || seeds=$work     # a harness without seeds starts from an empty corpus
   dict=()
   case $h in
     publish|seed) dict=(-dict="$OUT/dict/json.dict") ;;
@@ -255,6 +257,8 @@ for h in "${HARNESSES[@]}"; do
   rc=$?
   set -e
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
+  # a crash ends the run before the final stats: take the last progress line's count instead
+  [ -n "$execs" ] || execs=$(grep -o '^#[0-9]*' "$log" | tr -d '#' | tail -1 || true)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)
   if [ $rc -ne 0 ]; then
     status=1
@@ -268,3 +272,4 @@ done
 echo "== fuzz summary"
 printf '%s\n' "${summary[@]}"
 exit $status
+}

@@ -2,8 +2,9 @@
 puts every dead job of the subscriber back, spread out at rate_per_s "so a recovered endpoint is not
 flooded" (README); each is delivered once more with its webhook-id.
 
-Ten jobs at 5/s are due 0, 0.2, ..., 1.8 s after the replay, so their arrivals span at least ~1.8 s;
-the tests ask for 1.2 s (a generous lower bound) and never bound a time from above."""
+Ten jobs at 5/s are due 0, 0.2, ..., 1.8 s after the replay. The schedule is read from the delayed set
+right after the replay (arrival times at a Python receiver on a loaded machine say more about the
+machine than about the hub); it must span at least 1.2 s, and the first job must not wait."""
 import time
 import unittest
 
@@ -43,8 +44,14 @@ class ReplayTest(SwitchyardCase):
         self.rx.on("/recovering", then=Reply(200))
         resp = self.hub.admin("POST", "/v1/dead/replay", {"subscriber_id": sub["id"], "rate_per_s": RATE})
         replayed_at = time.time()
+        schedule = self.redis.cmd("ZRANGE", self.prefix + ":delayed", "0", "-1", "WITHSCORES")
         self.assertEqual(resp.status, 200, resp)
         self.assertEqual(resp.json, {"replayed": JOBS})
+        due = sorted(int(x) / 1000.0 for x in schedule[1::2])
+        # the first may already have left for the stream; the rest wait their turn
+        self.assertGreaterEqual(len(due), JOBS - 2, schedule)
+        self.assertGreaterEqual(due[-1] - due[0], MIN_SPAN_S, "replays are not spread out: %s" % due)
+        self.assertLess(due[0] - replayed_at, 0.5, "the first replayed job was held back")
 
         reqs = self.rx.wait_for_requests("/recovering", count=2 * JOBS, timeout=15)
         replays = sorted(reqs[JOBS:], key=lambda r: r.time)
@@ -57,10 +64,7 @@ class ReplayTest(SwitchyardCase):
         first_wait = arrivals[0] - replayed_at
         print("\nreplay: %d jobs at %d/s: first after %.2f s, span %.2f s, gaps %s"
               % (JOBS, RATE, first_wait, span, ["%.2f" % (b - a) for a, b in zip(arrivals, arrivals[1:])]))
-        self.assertGreaterEqual(span, MIN_SPAN_S,
-                                "%d replays at %d/s arrived within %.2f s: the endpoint was flooded" % (JOBS, RATE, span))
-        # The first is due at once: it does not wait like the rest (relative, not an absolute bound).
-        self.assertLess(first_wait, span, "the first replayed job was held back (%.2f s)" % first_wait)
+        self.assertEqual(len(arrivals), JOBS)
 
     def test_replay_is_spread_out_at_the_requested_rate(self):
         # The worker's default settings: ten failed attempts in a row also open the subscriber's
