@@ -88,6 +88,16 @@ class DeliveryTest(SwitchyardCase):
         self.assertEqual(event["matched"], 0)
         self.assertNothingArrives()
 
+    def test_changed_filter_applies_to_the_next_event_and_others_keep_theirs(self):
+        other = self.subscribe(name="small-orders", filter="data.body.total < 100")
+        self.assertEqual(self.publish(with_total(50))["matched"], 1)     # small-orders only
+        resp = self.hub.admin("PATCH", "/v1/subscribers/" + self.sub["id"], {"filter": "data.body.total < 60"})
+        self.assertEqual(resp.status, 200, resp)
+        self.assertEqual(self.publish(with_total(50))["matched"], 2)     # both now
+        self.assertEqual(self.publish(with_total(150))["matched"], 0)    # neither
+        self.hub.admin("PATCH", "/v1/subscribers/" + other["id"], {"filter": "data.x.y.z ~= nil"})
+        self.assertEqual(self.publish(with_total(50))["matched"], 1)     # big-orders' new filter kept
+
     def test_subscriber_on_another_topic_gets_nothing(self):
         self.subscribe(name="payments", topic="payments.*", filter="", target_url=self.rx.url("/payments"))
         self.deliver()
