@@ -69,8 +69,16 @@ void buf_json_str(buf *b, const char *s, size_t n)
             if (c < 0x20) {
                 char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
                 buf_append(b, e, 6);
-            } else {
+            } else if (c < 0x80) {
                 buf_putc(b, (char)c);
+            } else {
+                size_t k = buf_utf8_seq((const unsigned char *)s + i, n - i);
+                if (k) {
+                    buf_append(b, s + i, k);
+                    i += k - 1;
+                } else {
+                    buf_puts(b, "\\ufffd");
+                }
             }
         }
     }
@@ -106,3 +114,43 @@ void buf_free(buf *b)
 }
 
 const char *buf_str(const buf *b) { return b->p ? b->p : ""; }
+
+size_t buf_utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t len;
+    unsigned cp;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, cp = c & 0x07;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+int buf_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t k = u[i] ? buf_utf8_seq(u + i, n - i) : 0;
+        if (!k)
+            return 0;
+        i += k;
+    }
+    return 1;
+}

@@ -1,6 +1,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdatomic.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -49,6 +50,26 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, http_resp *r)
     return ok;
 }
 
+/* URL unescaping for libmicrohttpd: like its own, except that %00 stays as it is, so a NUL can
+ * never cut a path or argument short; on_request refuses such paths. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls, (void)c;
+    char *out = s;
+    for (const char *in = s; *in; in++) {
+        unsigned v;
+        if (in[0] == '%' && isxdigit((unsigned char)in[1]) && isxdigit((unsigned char)in[2]) &&
+            sscanf(in + 1, "%2x", &v) == 1 && v != 0) {
+            *out++ = (char)v;
+            in += 2;
+        } else {
+            *out++ = *in;
+        }
+    }
+    *out = '\0';
+    return (size_t)(out - s);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
@@ -79,7 +100,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     http_resp r = {.status = 200};
-    if (st->too_large) {
+    if (strstr(url, "%00") || !buf_utf8_valid(url, strlen(url))) {
+        /* such a path names nothing here */
+        http_error(&r, 404, "not_found", "no such endpoint: the URL path must be UTF-8 without %%00");
+    } else if (st->too_large) {
         http_error(&r, 413, "payload_too_large", "request body is larger than %zu bytes",
                    s->max_body);
     } else {
@@ -161,6 +185,7 @@ http_server *http_start(const char *listen, unsigned threads, size_t max_body, h
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
         {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_done, s},
+        {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL},
         {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL},
         {MHD_OPTION_END, 0, NULL},
     };

@@ -1,37 +1,49 @@
 #include "json.h"
 
+#include "buf.h"
+#include "errmsg.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Length of the UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates, <= U+10FFFF), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+/* Length of the number token at s that RFC 8259 allows (-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?),
+ * or 0. cJSON alone also takes 01, 1. and 1.e5. */
+static size_t number_len(const unsigned char *s, size_t n)
 {
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, cp = c & 0x07;
+    size_t i = 0;
+#define DIGIT(k) ((k) < n && s[k] >= '0' && s[k] <= '9')
+    if (i < n && s[i] == '-')
+        i++;
+    if (!DIGIT(i))
+        return 0;
+    if (s[i] == '0')
+        i++;
     else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
+        while (DIGIT(i))
+            i++;
+    if (i < n && s[i] == '.') {
+        if (!DIGIT(i + 1))
             return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
+        i++;
+        while (DIGIT(i))
+            i++;
     }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (!DIGIT(i))
+            return 0;
+        while (DIGIT(i))
+            i++;
+    }
+    if (DIGIT(i))   /* "01": a second number glued on */
         return 0;
-    return len;
+#undef DIGIT
+    return i;
 }
 
 /* One pass over the raw text: UTF-8 validity and nesting depth (brackets outside strings).
@@ -43,30 +55,37 @@ static int scan(const char *text, size_t len, char *err, size_t errlen)
     for (size_t i = 0; i < len;) {
         unsigned char c = s[i];
         if (c >= 0x80) {
-            size_t k = utf8_seq(s + i, len - i);
-            if (!k) {
-                snprintf(err, errlen, "text is not valid UTF-8 at byte %zu", i);
-                return -1;
-            }
+            size_t k = buf_utf8_seq(s + i, len - i);
+            if (!k)
+                return errmsg(err, errlen, "text is not valid UTF-8 at byte %zu", i);
             i += k;
             continue;
         }
-        if (c == '\0') {
-            snprintf(err, errlen, "text holds a NUL byte at byte %zu", i);
-            return -1;
-        }
+        if (c == '\0')
+            return errmsg(err, errlen, "text holds a NUL byte at byte %zu", i);
         if (in_string) {
-            if (c == '\\')
+            if (c < 0x20)
+                return errmsg(err, errlen, "a string holds a raw control character at byte %zu "
+                                           "(escape it)", i);
+            if (c == '\\') {
+                /* \u0000 would end the C string early: what is checked would not be what is sent */
+                if (len - i >= 6 && memcmp(s + i + 1, "u0000", 5) == 0)
+                    return errmsg(err, errlen, "a string holds \\u0000 at byte %zu", i);
                 i++;
-            else if (c == '"')
+            } else if (c == '"') {
                 in_string = 0;
+            }
         } else if (c == '"') {
             in_string = 1;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t k = number_len(s + i, len - i);
+            if (!k)
+                return errmsg(err, errlen, "number at byte %zu is not valid JSON", i);
+            i += k;
+            continue;
         } else if (c == '[' || c == '{') {
-            if (++depth > JSON_MAX_DEPTH) {
-                snprintf(err, errlen, "JSON nests deeper than %d levels", JSON_MAX_DEPTH);
-                return -1;
-            }
+            if (++depth > JSON_MAX_DEPTH)
+                return errmsg(err, errlen, "JSON nests deeper than %d levels", JSON_MAX_DEPTH);
         } else if (c == ']' || c == '}') {
             depth--;
         }

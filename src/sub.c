@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "errmsg.h"
 #include "filter.h"
 #include "topic.h"
@@ -55,8 +56,8 @@ static int read_codes(const cJSON *v, const char *field, int *codes, int *n, cha
     int k = 0;
     const cJSON *c;
     cJSON_ArrayForEach(c, v) {
-        if (!cJSON_IsNumber(c) || c->valuedouble != (int)c->valuedouble || c->valueint < 100 ||
-            c->valueint > 599)
+        if (!cJSON_IsNumber(c) || !(c->valuedouble >= 100 && c->valuedouble <= 599) ||
+            c->valuedouble != (int)c->valuedouble)
             return errmsg(err, errlen, "%s must hold whole numbers from 100 to 599", field);
         if (k == SUB_MAX_CODES)
             return errmsg(err, errlen, "%s holds more than 64 codes", field);
@@ -69,8 +70,9 @@ static int read_codes(const cJSON *v, const char *field, int *codes, int *n, cha
 static int read_int(const cJSON *v, const char *field, int lo, int hi, int *out, char *err,
                     size_t errlen)
 {
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble ||
-        v->valuedouble < lo || v->valuedouble > hi) {
+    /* range first: casting an out-of-range double to an integer is undefined */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
+        v->valuedouble != (double)(long long)v->valuedouble) {
         snprintf(err, errlen, "%s must be a whole number from %d to %d", field, lo, hi);
         return -1;
     }
@@ -150,6 +152,8 @@ static int apply(subscriber *s, const cJSON *obj, int from_store, char *err, siz
         size_t n = strlen(s->name);
         if (n == 0 || n > 200)
             return errmsg(err, errlen, "%s must be 1 to 200 bytes", "name");
+        if (!buf_utf8_valid(s->name, n))
+            return errmsg(err, errlen, "%s must be valid UTF-8", "name");
         for (const char *p = s->name; *p; p++)
             if ((unsigned char)*p < 0x21 || *p == '/' || *p == '?' || *p == '#' || *p == '%')
                 return errmsg(err, errlen,

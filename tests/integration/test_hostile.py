@@ -7,8 +7,8 @@ and error code; after each one the hub still takes a good event, no refused even
 event record in Redis, and subscriber "x" is unchanged.
 
 The simpler refusals of /v1/publish alone live in test_publish_api.py; these extend them to every
-endpoint and to the hostile cases. Known bugs are pinned by the test_known_bug_* methods
-(expectedFailure): when one is fixed, its test starts passing and must lose the decorator."""
+endpoint and to the hostile cases. The last tests of HostileInputTest pin bugs found here and fixed
+(NUL escapes, %00 in paths, non-RFC 8259 JSON, invalid UTF-8 in names and error messages)."""
 import base64
 import hashlib
 import hmac
@@ -586,10 +586,9 @@ class HostileInputTest(HostileCase):
             self.good(resp, jobs=0)
             self.assertStillServes()
 
-    # known bugs: each test states the contract; it fails today (expectedFailure) ----------------------
+    # once bugs, now regressions: names, NULs, strict JSON, UTF-8 in errors ------------------------------
 
-    @unittest.expectedFailure
-    def test_known_bug_put_name_in_path_may_be_invalid_utf8(self):
+    def test_put_name_in_path_must_be_utf8(self):
         """PUT /v1/subscribers/{name} takes the name from the decoded path, where bytes are not
         checked for UTF-8 as body strings are: PUT /v1/subscribers/%ff creates a subscriber (201) whose
         name is the byte 0xff, and every answer that lists it (the 201 itself, GET /v1/subscribers)
@@ -598,10 +597,9 @@ class HostileInputTest(HostileCase):
             with self.subTest(name=name):
                 resp = self.hub.admin("PUT", "/v1/subscribers/" + name,
                                       {"topic": "orders.#", "target_url": "http://127.0.0.1:9/"})
-                self.assertError(resp, 400, "invalid_subscriber")
+                self.assertError(resp, 404, "not_found")   # such a path names nothing
 
-    @unittest.expectedFailure
-    def test_known_bug_nul_escape_truncates_strings(self):
+    def test_nul_escape_is_refused_not_truncated(self):
         """A \\u0000 escape inside a JSON string cuts the C string short, so the hub validates and uses
         a prefix of what was sent: {"topic": "orders.created\\u0000.evil"} is published to
         "orders.created" (202) instead of being refused."""
@@ -611,8 +609,7 @@ class HostileInputTest(HostileCase):
         self.assertIn(resp.json["error"]["code"], ("invalid_json", "invalid_topic"))
         self.assertStillServes()
 
-    @unittest.expectedFailure
-    def test_known_bug_non_rfc8259_json_is_accepted(self):
+    def test_json_outside_rfc8259_is_refused(self):
         """json_parse leaves the grammar to cJSON, which takes numbers with leading zeros (01, -01),
         a bare trailing point (1., 1.e5) and raw control characters inside strings - none of them
         JSON (RFC 8259 6, 7) - so the hub's "strict JSON" differs from what other parsers accept."""
@@ -620,8 +617,7 @@ class HostileInputTest(HostileCase):
             with self.subTest(fragment=frag):
                 self.assertRefused(self.send(ENDPOINTS[0], ENDPOINTS[0].embed(frag)), 400, "invalid_json")
 
-    @unittest.expectedFailure
-    def test_known_bug_error_messages_can_be_invalid_utf8(self):
+    def test_error_messages_stay_valid_utf8(self):
         """Error messages copy request bytes as they came (ids from the path, the Content-Type value)
         or cut a quoted key at a byte count (duplicate key "%.80s"), so the error body is not valid
         UTF-8 and no JSON parser reads it. Each case must still be the contract's error."""
@@ -639,8 +635,7 @@ class HostileInputTest(HostileCase):
             with self.subTest(case=label):
                 self.assertRefused(call(), status, code)
 
-    @unittest.expectedFailure
-    def test_known_bug_percent_00_in_a_subscriber_path_is_the_collection(self):
+    def test_percent_00_in_a_path_is_404(self):
         """libmicrohttpd decodes %00 in the path and the hub sees the path cut there:
         GET /v1/subscribers/%00 lists every subscriber (200), POST /v1/subscribers/%00 creates one
         (201) and GET /v1/dead/%00/replay lists the dead letters (200), instead of answering 404."""

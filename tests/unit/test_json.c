@@ -139,4 +139,35 @@ TEST(test_nul_byte_is_refused)
     CHECK_HAS(err, "NUL");
 }
 
+TEST(test_numbers_outside_rfc8259_are_refused)
+{
+    const char *bad[] = {"{\"n\": 01}", "{\"n\": -01}", "{\"n\": 1.}", "{\"n\": 1.e5}",
+                         "{\"n\": .5}", "{\"n\": +1}", "{\"n\": 1e}", "{\"n\": -}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK(parse(bad[i]) == NULL);
+        CHECK_HAS(err, "at byte");
+    }
+    cJSON *j = parse("[0, -0, 1.5, -2e-3, 10E+2, 123456789]");
+    CHECK(j != NULL);
+    cJSON_Delete(j);
+}
+
+TEST(test_raw_control_character_in_a_string_is_refused)
+{
+    CHECK(parse("{\"a\": \"x\ty\"}") == NULL);
+    CHECK_HAS(err, "control character");
+    cJSON *j = parse("{\"a\": \"x\\ty\"}");   /* escaped is fine */
+    CHECK(j != NULL);
+    cJSON_Delete(j);
+}
+
+TEST(test_nul_escape_is_refused_so_strings_are_never_cut_short)
+{
+    CHECK(parse("{\"topic\": \"orders.created\\u0000.evil\"}") == NULL);
+    CHECK_HAS(err, "u0000");
+    cJSON *j = parse("{\"a\": \"\\\\u0000\"}");   /* an escaped backslash, then text */
+    CHECK(j != NULL);
+    cJSON_Delete(j);
+}
+
 CHECK_MAIN
