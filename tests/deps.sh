@@ -4,8 +4,15 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config liblua5.4-dev libhiredis-dev libcurl4-openssl-dev
       libcjson-dev libmicrohttpd-dev libssl-dev redis-server python3 curl)
-# for the tests only: promtool (package prometheus) checks the /metrics output
-[ "${1:-}" = "--test" ] && pkgs+=(prometheus)
+# --test: promtool (package prometheus) checks the /metrics output, node runs the JS SDK's tests;
+# --fuzz: clang and its libFuzzer runtime for tests/fuzz
+for arg in "$@"; do
+  case $arg in
+    --test) pkgs+=(prometheus nodejs) ;;
+    --fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
+    *) echo "usage: bash tests/deps.sh [--test] [--fuzz]" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

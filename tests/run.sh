@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds twice (plain, and with AddressSanitizer +
 # UndefinedBehaviorSanitizer) and runs every unit and integration test with ctest on each build.
-# Usage: bash tests/run.sh [--quick]   (--quick: skip the sanitizer build)
+# Then a short smoke run of every fuzz harness and of the benchmark harness (they must still run;
+# nothing there asserts on speed).
+# Usage: bash tests/run.sh [--quick]   (--quick: the plain build and its tests only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tests/deps.sh --test
+if [ "${1:-}" = "--quick" ]; then bash tests/deps.sh --test; else bash tests/deps.sh --test --fuzz; fi
 jobs=$(nproc)
 
 run_build() {   # name, extra cmake args...
@@ -20,4 +22,6 @@ if [ "${1:-}" != "--quick" ]; then
   echo "== build and test with AddressSanitizer + UndefinedBehaviorSanitizer"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_build build-asan -DSWITCHYARD_SANITIZE=ON
+  echo "== fuzz smoke run (5 s per harness)"
+  bash tests/fuzz/run_all.sh 5
 fi
