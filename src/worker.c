@@ -55,6 +55,14 @@ typedef struct outcome_retry {   /* an outcome not yet recorded in Redis */
     struct outcome_retry *next;
 } outcome_retry;
 
+typedef struct waiting {       /* admitted, but its subscriber holds its fair share of this worker */
+    queue_job job;               /* owned */
+    reg_snapshot *snap;          /* one reference, keeps sub alive */
+    const subscriber *sub;       /* in snap */
+    int64_t since_ms;            /* when it started waiting, epoch ms */
+    struct waiting *next;
+} waiting;
+
 typedef struct worker {
     const config *cfg;           /* settings */
     rds *r;                      /* the worker's Redis connection */
@@ -68,6 +76,8 @@ typedef struct worker {
     char consumer[128];          /* stream consumer name: host-pid-random */
     queue_breaker breaker;       /* circuit breaker settings */
     int fair_share;              /* most deliveries one subscriber may hold in this worker */
+    waiting *waiting;            /* admitted jobs waiting for their subscriber's share, in memory */
+    int nwaiting;                /* entries in waiting */
 } worker;
 
 static volatile sig_atomic_t stopping;
@@ -334,6 +344,19 @@ static void start_batch(worker *w, queue_job *jobs, int n)
         } else if (adm[a].verdict == 0) {
             settle(w, job, "pending", job->attempts, NULL, now + adm[a].wait_ms + jitter_ms(50), 0,
                    "", "");
+        } else if (!adm[a].probe && held_for(w, job->sub_id) >= w->fair_share &&
+                   w->nwaiting < (int)w->cfg->concurrency - w->fair_share) {
+            /* over its share: wait here for one of its own slots (start_waiting), not in Redis */
+            waiting *q = calloc(1, sizeof *q);
+            q->job = *job;
+            memset(job, 0, sizeof *job);
+            atomic_fetch_add(&snap->refs, 1);
+            q->snap = snap;
+            q->sub = subs[k];
+            q->since_ms = now;
+            q->next = w->waiting;
+            w->waiting = q;
+            w->nwaiting++;
         } else if (!adm[a].probe && held_for(w, job->sub_id) >= w->fair_share) {
             /* one slow endpoint must not hold every slot of this worker */
             settle(w, job, "pending", job->attempts, NULL, now + 200 + jitter_ms(200), 0, "", "");
@@ -408,6 +431,32 @@ static void begin(worker *w, queue_job *job, reg_snapshot *snap, const subscribe
     t->next = w->inflight;
     w->inflight = t;
     w->ninflight++;
+}
+
+/* Starts waiting jobs whose subscriber is under its share again; one that waited WAIT_MAX_MS
+ * (its endpoint is slow) goes back to the delayed set, so it never blocks this worker's room. */
+#define WAIT_MAX_MS 250
+static void start_waiting(worker *w)
+{
+    int64_t now = wall_ms();
+    for (waiting **pp = &w->waiting; *pp;) {
+        waiting *q = *pp;
+        int under = held_for(w, q->job.sub_id) < w->fair_share;
+        if (!under && now - q->since_ms <= WAIT_MAX_MS) {
+            pp = &q->next;
+            continue;
+        }
+        *pp = q->next;
+        w->nwaiting--;
+        if (under) {
+            begin(w, &q->job, q->snap, q->sub, now);
+        } else {
+            settle(w, &q->job, "pending", q->job.attempts, NULL, now + 200 + jitter_ms(200), 0, "",
+                   "");
+            reg_release(q->snap);
+        }
+        free(q);
+    }
 }
 
 static void disable_subscriber(worker *w, const char *sub_id)
@@ -517,12 +566,14 @@ static void reap(worker *w)
 
 static void heartbeat(worker *w)
 {
-    if (!w->ninflight)
+    if (!w->ninflight && !w->nwaiting)
         return;
-    char **ids = malloc((size_t)w->ninflight * sizeof *ids);
+    char **ids = malloc((size_t)(w->ninflight + w->nwaiting) * sizeof *ids);
     size_t n = 0;
     for (transfer *t = w->inflight; t; t = t->next)
         ids[n++] = t->job.entry;
+    for (waiting *q = w->waiting; q; q = q->next)
+        ids[n++] = q->job.entry;
     queue_heartbeat(w->r, w->cfg->prefix, w->consumer, ids, n);
     free(ids);
 }
@@ -538,6 +589,14 @@ static void return_inflight(worker *w)
         settle(w, &t->job, "pending", t->job.attempts, NULL, 0, 0, "worker stopped", "");
         transfer_free(t);
         w->ninflight--;
+    }
+    while (w->waiting) {
+        waiting *q = w->waiting;
+        w->waiting = q->next;
+        settle(w, &q->job, "pending", q->job.attempts, NULL, 0, 0, "worker stopped", "");
+        reg_release(q->snap);
+        free(q);
+        w->nwaiting--;
     }
 }
 
@@ -621,7 +680,9 @@ int worker_run(const config *cfg)
             heartbeat(&w);
             next_beat = now + cfg->visibility_ms / 3;
         }
-        int room = (int)cfg->concurrency - w.ninflight;
+        if (w.waiting)
+            start_waiting(&w);
+        int room = (int)cfg->concurrency - w.ninflight - w.nwaiting;
         int taken = 0;
         if (up && ready && !stopping && room > 0) {
             int reclaim = now >= next_reclaim;

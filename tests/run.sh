@@ -24,4 +24,6 @@ if [ "${1:-}" != "--quick" ]; then
     run_build build-asan -DSWITCHYARD_SANITIZE=ON
   echo "== fuzz smoke run (5 s per harness)"
   bash tests/fuzz/run_all.sh 5
+  echo "== benchmark smoke run (checks that every scenario still runs; no speed is asserted)"
+  bash bench/run.sh --quick
 fi
