@@ -11,6 +11,7 @@ Speed never changes the exit status."""
 
 import argparse
 import glob
+import json
 import math
 import os
 import platform
@@ -643,10 +644,43 @@ class Bench:
         return (f"nproc {os.cpu_count()}, CPU {cpu}, memory {mem}, kernel {platform.release()}, "
                 f"redis {getattr(self, 'redis_version', '?')}")
 
+    def s6_fairness(self):
+        """One endpoint that accepts connections and never answers must not hold back the others:
+        the delivery rate of 4 fast subscribers with a hanging fifth on the same topic, against
+        their rate alone (issue: "fast ones keep at least 90 % of the rate they get alone")."""
+        print("scenario 6: fairness with a hanging endpoint", flush=True)
+        n = 100 if self.quick else 2500     # events; each makes one job per subscriber
+        hang = socket.socket()
+        hang.bind(("127.0.0.1", 0))
+        hang.listen(1024)                   # the kernel accepts; nobody ever answers
+        hang_url = "http://127.0.0.1:%d/hang" % hang.getsockname()[1]
+        alone, shared = [], []
+        try:
+            for _ in range(self.rounds):
+                self.flush_jobs(4)
+                self.preenqueue(n)
+                rate, _ = self.deliver_once(4 * n)
+                alone.append(rate)
+                self.flush_jobs(4)
+                body = json.dumps({"name": "hanging", "topic": "bench.t", "target_url": hang_url,
+                                   "timeout_ms": 5000}).encode()
+                req = urllib.request.Request(self.hub_url + "/v1/subscribers", data=body,
+                                             headers={"Authorization": "Bearer " + ADMIN,
+                                                      "Content-Type": "application/json"})
+                urllib.request.urlopen(req, timeout=10).read()
+                self.preenqueue(n)
+                rate, _ = self.deliver_once(4 * n)
+                shared.append(rate)
+        finally:
+            hang.close()
+        a, b = median(alone), median(shared)
+        self.row("6", f"deliveries/s to 4 fast subscribers beside a hanging one ({n} events)", b,
+                 "/s", a, "the 4 alone", b / a, "≥ 0.9×", b / a >= 0.9)
+
     def main(self):
         only = set(self.o.only.split(",")) if self.o.only else None
         scenarios = [("1", self.s1_publish), ("2", self.s2_delivery), ("3", self.s3_latency),
-                     ("4", self.s4_bullmq), ("5", self.s5_growth)]
+                     ("4", self.s4_bullmq), ("5", self.s5_growth), ("6", self.s6_fairness)]
         t0 = time.time()
         busy0, own0 = machine_busy_s(), own_cpu_s()
         self.start_redis()

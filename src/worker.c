@@ -293,14 +293,24 @@ static int settle_unattemptable(worker *w, queue_job *job, const subscriber *sub
     return 0;
 }
 
-/* Deliveries this worker holds for one subscriber. */
-static int held_for(const worker *w, const char *sub_id)
+#define SLOW_MS 1000   /* a delivery running this long marks its subscriber's endpoint slow */
+
+/* How many of this worker's slots the subscriber may use now, and how many it uses (*held): a
+ * quarter of them, or a sixteenth while one of its deliveries has run longer than SLOW_MS, so that
+ * a slow or hanging endpoint keeps few slots and the others keep their pace. */
+static int share_for(const worker *w, const char *sub_id, int *held)
 {
-    int n = 0;
+    int64_t now = mono_ns();
+    int n = 0, slow = 0;
     for (const transfer *t = w->inflight; t; t = t->next)
-        n += strcmp(t->job.sub_id, sub_id) == 0;
-    return n;
+        if (strcmp(t->job.sub_id, sub_id) == 0) {
+            n++;
+            slow |= now - t->started_ns > (int64_t)SLOW_MS * 1000000;
+        }
+    *held = n;
+    return slow ? (w->fair_share / 4 > 2 ? w->fair_share / 4 : 2) : w->fair_share;
 }
+
 
 static uint32_t jitter_ms(uint32_t range)
 {
@@ -334,6 +344,7 @@ static void start_batch(worker *w, queue_job *jobs, int n)
     if (nadm && queue_admit(w->r, w->cfg->prefix, now, adm, nadm) != 0)
         for (size_t a = 0; a < nadm; a++)   /* Redis failed: try these again in a second */
             adm[a].verdict = 0, adm[a].wait_ms = 1000;
+    int held, share;
     for (size_t a = 0, k = 0; a < nadm; a++) {
         queue_job *job = (queue_job *)adm[a].job;
         while (&jobs[k] != job)
@@ -344,22 +355,24 @@ static void start_batch(worker *w, queue_job *jobs, int n)
         } else if (adm[a].verdict == 0) {
             settle(w, job, "pending", job->attempts, NULL, now + adm[a].wait_ms + jitter_ms(50), 0,
                    "", "");
-        } else if (!adm[a].probe && held_for(w, job->sub_id) >= w->fair_share &&
-                   w->nwaiting < (int)w->cfg->concurrency - w->fair_share) {
-            /* over its share: wait here for one of its own slots (start_waiting), not in Redis */
-            waiting *q = calloc(1, sizeof *q);
-            q->job = *job;
-            memset(job, 0, sizeof *job);
-            atomic_fetch_add(&snap->refs, 1);
-            q->snap = snap;
-            q->sub = subs[k];
-            q->since_ms = now;
-            q->next = w->waiting;
-            w->waiting = q;
-            w->nwaiting++;
-        } else if (!adm[a].probe && held_for(w, job->sub_id) >= w->fair_share) {
-            /* one slow endpoint must not hold every slot of this worker */
-            settle(w, job, "pending", job->attempts, NULL, now + 200 + jitter_ms(200), 0, "", "");
+        } else if (!adm[a].probe && (share = share_for(w, job->sub_id, &held)) <= held) {
+            if (share == w->fair_share &&
+                w->nwaiting < (int)w->cfg->concurrency - w->fair_share) {
+                /* over its share: wait here for one of its own slots (start_waiting) */
+                waiting *q = calloc(1, sizeof *q);
+                q->job = *job;
+                memset(job, 0, sizeof *job);
+                atomic_fetch_add(&snap->refs, 1);
+                q->snap = snap;
+                q->sub = subs[k];
+                q->since_ms = now;
+                q->next = w->waiting;
+                w->waiting = q;
+                w->nwaiting++;
+            } else {   /* a slow endpoint's jobs wait in Redis, longer, to keep the churn low */
+                int64_t wait = share == w->fair_share ? 200 + jitter_ms(200) : 1000 + jitter_ms(1000);
+                settle(w, job, "pending", job->attempts, NULL, now + wait, 0, "", "");
+            }
         } else {
             if (adm[a].probe)
                 log_msg(LOG_INFO, "breaker.probe", "subscriber_id=%s job_id=%s", job->sub_id,
@@ -441,7 +454,9 @@ static void start_waiting(worker *w)
     int64_t now = wall_ms();
     for (waiting **pp = &w->waiting; *pp;) {
         waiting *q = *pp;
-        int under = held_for(w, q->job.sub_id) < w->fair_share;
+        int held;
+        int share = share_for(w, q->job.sub_id, &held);
+        int under = held < share;
         if (!under && now - q->since_ms <= WAIT_MAX_MS) {
             pp = &q->next;
             continue;
