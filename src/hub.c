@@ -151,6 +151,14 @@ static void route(const http_req *q, http_resp *r, void *ctx)
                        "switchyard_queue_jobs{place=\"delayed\"} %lld\n"
                        "switchyard_queue_jobs{place=\"dead\"} %lld\n",
                        depth, delayed, dead);
+        long long age = queue_oldest_age_ms(t->r, h->cfg->prefix, hub_now_ms());
+        if (age >= 0)
+            buf_printf(&r->body,
+                       "# HELP switchyard_queue_oldest_age_seconds Age of the oldest job on the "
+                       "stream, waiting or being delivered: the queue's lag.\n"
+                       "# TYPE switchyard_queue_oldest_age_seconds gauge\n"
+                       "switchyard_queue_oldest_age_seconds %.3f\n",
+                       (double)age / 1000.0);
         long long open = queue_open_circuits(t->r, h->cfg->prefix);
         if (open >= 0)
             buf_printf(&r->body,

@@ -573,6 +573,24 @@ long queue_dead_replay_range(rds *r, const char *prefix, const char *sub_id, int
     }
 }
 
+long long queue_oldest_age_ms(rds *r, const char *prefix, int64_t now_ms)
+{
+    redisReply *a = rds_cmd(r, "XRANGE %s:jobs - + COUNT 1", prefix);
+    long long age = -1;
+    if (a && a->type == REDIS_REPLY_ARRAY) {
+        age = 0;
+        /* an entry id is "<ms>-<seq>": the time Redis added it */
+        if (a->elements == 1 && a->element[0]->type == REDIS_REPLY_ARRAY &&
+            a->element[0]->element[0]->type == REDIS_REPLY_STRING) {
+            long long added = atoll(a->element[0]->element[0]->str);
+            age = now_ms > added ? now_ms - added : 0;
+        }
+    }
+    if (a)
+        freeReplyObject(a);
+    return age;
+}
+
 long long queue_open_circuits(rds *r, const char *prefix)
 {
     redisReply *a = rds_cmd(r, "SCARD %s:cb:open", prefix);

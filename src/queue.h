@@ -120,6 +120,9 @@ int queue_dead_delete(rds *r, const char *prefix, const char *job_id);
  * rate_per_s from now_ms (the first at once). Returns the count, or -1. */
 long queue_dead_replay_range(rds *r, const char *prefix, const char *sub_id, int64_t since_ms,
                              int64_t until_ms, int rate_per_s, int64_t now_ms);
+/* Age in ms of the oldest job on the stream (waiting or being delivered): the queue's lag. 0 when
+ * the stream is empty, -1 on failure. */
+long long queue_oldest_age_ms(rds *r, const char *prefix, int64_t now_ms);
 /* Subscribers whose circuit is open or half-open, or -1. */
 long long queue_open_circuits(rds *r, const char *prefix);
 /* Jobs waiting: stream length + delayed. -1 on failure. */

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
 from harness import SwitchyardCase, free_port, http_request, wait_for
@@ -77,12 +78,16 @@ class MetricsTest(SwitchyardCase):
         hub = http_request("GET", self.hub.url("/metrics")).body.decode()
         self.assertEqual(metric(hub, "switchyard_filter_errors_total"), 1)
 
-    def test_queue_depth_gauge_counts_waiting_jobs(self):
+    def test_queue_depth_and_lag_gauges_count_waiting_jobs(self):
+        hub = http_request("GET", self.hub.url("/metrics")).body.decode()
+        self.assertEqual(metric(hub, "switchyard_queue_oldest_age_seconds"), 0)
         self.create_subscriber(self.hub, topic="orders.created", target_url=self.rx.url("/m"))
         for _ in range(3):
             self.hub.publish("orders.created", ORDER)
+        time.sleep(0.6)   # no worker runs: the oldest job ages
         hub = http_request("GET", self.hub.url("/metrics")).body.decode()
         self.assertEqual(metric(hub, "switchyard_queue_jobs", '{place="stream"}'), 3)
+        self.assertGreaterEqual(metric(hub, "switchyard_queue_oldest_age_seconds"), 0.5)
 
 
 class LogsTest(SwitchyardCase):
