@@ -85,6 +85,17 @@ static cJSON *desired(const cJSON *entry, const cJSON *existing)
     return p;
 }
 
+/* One line of the outcome: printed (unless json_out) and added to the JSON report. */
+static void report_line(cJSON *report, const char *name, const char *what, int dry, int json_out)
+{
+    if (!json_out)
+        printf("%s%s %s\n", dry ? "would be " : "", what, name);
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "name", name);
+    cJSON_AddStringToObject(r, "result", what);
+    cJSON_AddItemToArray(report, r);
+}
+
 int cli_seed(const config *cfg, int argc, char **argv)
 {
     const char *path = NULL;
@@ -164,12 +175,7 @@ int cli_seed(const config *cfg, int argc, char **argv)
         }
         counts[what[0] == 'c' ? 0 : what[0] == 'u' && what[1] == 'p' ? 1 : 2] +=
             strcmp(what, "failed") != 0;
-        if (!json_out)
-            printf("%s%s %s\n", dry ? "would be " : "", what, name);
-        cJSON *r = cJSON_CreateObject();
-        cJSON_AddStringToObject(r, "name", name);
-        cJSON_AddStringToObject(r, "result", what);
-        cJSON_AddItemToArray(report, r);
+        report_line(report, name, what, dry, json_out);
         cJSON_Delete(want);
         cJSON_Delete(now);
         if (rc == CLI_UNREACHABLE)
@@ -200,12 +206,7 @@ int cli_seed(const config *cfg, int argc, char **argv)
                 }
             }
             counts[3] += strcmp(what, "removed") == 0;
-            if (!json_out)
-                printf("%s%s %s\n", dry ? "would be " : "", what, name);
-            cJSON *r = cJSON_CreateObject();
-            cJSON_AddStringToObject(r, "name", name);
-            cJSON_AddStringToObject(r, "result", what);
-            cJSON_AddItemToArray(report, r);
+            report_line(report, name, what, dry, json_out);
         }
     }
     if (json_out) {

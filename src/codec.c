@@ -135,7 +135,7 @@ void codec_pct_encode(buf *out, const char *s, size_t n)
 #define MS_MAX (253402300799999LL)
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t codec_days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -251,7 +251,7 @@ int codec_time_parse(const char *s, int64_t *ms)
     }
     if (*s)
         return -1;
-    int64_t t = days_from_civil(y, mo, d) * MS_PER_DAY + (int64_t)h * 3600000 + (int64_t)mi * 60000 +
+    int64_t t = codec_days_from_civil(y, mo, d) * MS_PER_DAY + (int64_t)h * 3600000 + (int64_t)mi * 60000 +
                 (int64_t)se * 1000 + frac;
     *ms = t - (int64_t)offset_min * 60000;
     return 0;

@@ -34,6 +34,9 @@ void codec_time_format(int64_t ms, char out[32]);
  * month 13) and leap second 60 are refused. */
 int codec_time_parse(const char *s, int64_t *ms);
 
+/* Days from 1970-01-01 to y-m-d (m 1..12) in the proleptic Gregorian calendar; negative before. */
+int64_t codec_days_from_civil(int64_t y, int m, int d);
+
 /* Fills out with n cryptographically random bytes. Returns 0, or -1 if the CSPRNG failed. */
 int codec_random(void *out, size_t n);
 /* Writes prefix + 22 characters of base64url randomness (a 128-bit id) into out, NUL-terminated.

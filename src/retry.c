@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "codec.h"
+
 #define DAY_MS (24 * 3600 * (int64_t)1000)  /* cap on a receiver's Retry-After, in ms */
 #define FAKTORY_ATTEMPT_MAX 5000            /* attempts beyond this use its delay: 5000^4 s in ms
                                                still fits an int64 */
@@ -107,17 +109,6 @@ static int64_t time_of_day(const char **s)
     return h * 3600 + m * 60 + sec;
 }
 
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (m 1..12). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static int month_days(int y, int m)
 {
     static const int n[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -131,7 +122,7 @@ static int epoch(int y, int m, int d, int64_t tod, int64_t *t)
 {
     if (y < 0 || m < 1 || m > 12 || d < 1 || d > month_days(y, m) || tod < 0)
         return -1;
-    *t = days_from_civil(y, m, d) * 86400 + tod;
+    *t = codec_days_from_civil(y, m, d) * 86400 + tod;
     return 0;
 }
 

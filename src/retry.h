@@ -1,6 +1,6 @@
 /* retry — what a delivery outcome means and when to try again.
  * Engine: no I/O, no clock, no randomness of its own (the caller passes a random number).
- * Calls: nothing. */
+ * Calls: codec (calendar arithmetic). */
 #ifndef SY_RETRY_H
 #define SY_RETRY_H
 #include <stddef.h>
