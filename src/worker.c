@@ -26,6 +26,7 @@
 #define RECLAIM_EVERY_MS 1000
 #define DRAIN_MS 10000
 #define ERROR_BODY_MAX 256
+#define PROVEN_MAX 64
 
 typedef struct transfer {
     CURL *easy;                  /* the transfer */
@@ -77,6 +78,11 @@ typedef struct worker {
     queue_breaker breaker;       /* circuit breaker settings */
     int fair_share;              /* most deliveries one subscriber may hold in this worker */
     waiting *waiting;            /* admitted jobs waiting for their subscriber's share, in memory */
+    struct {
+        char sub_id[48];         /* subscriber whose endpoint answered fast */
+        int64_t at_ms;           /* when it last did, monotonic ms */
+    } proven[PROVEN_MAX];        /* see proven() */
+    int nproven;                 /* entries used */
     int nwaiting;                /* entries in waiting */
 } worker;
 
@@ -293,24 +299,51 @@ static int settle_unattemptable(worker *w, queue_job *job, const subscriber *sub
     return 0;
 }
 
-#define SLOW_MS 1000   /* a delivery running this long marks its subscriber's endpoint slow */
+#define SLOW_MS 1000      /* a delivery running this long marks its subscriber's endpoint slow */
+#define PROVEN_FOR_MS 60000 /* a fast answer earns a subscriber its full share for this long */
 
-/* How many of this worker's slots the subscriber may use now, and how many it uses (*held): a
- * quarter of them, or a sixteenth while one of its deliveries has run longer than SLOW_MS, so that
- * a slow or hanging endpoint keeps few slots and the others keep their pace. */
-static int share_for(const worker *w, const char *sub_id, int *held)
+/* Whether sub_id's endpoint answered fast lately (proven) and, when mark, records that it did. A
+ * small table: a worker serves few subscribers at a time; the stalest entry is replaced. */
+static int proven(worker *w, const char *sub_id, int mark)
+{
+    int64_t now = mono_ns() / 1000000;
+    int oldest = 0;
+    for (int i = 0; i < w->nproven; i++) {
+        if (strcmp(w->proven[i].sub_id, sub_id) == 0) {
+            if (mark)
+                w->proven[i].at_ms = now;
+            return now - w->proven[i].at_ms < PROVEN_FOR_MS;
+        }
+        if (w->proven[i].at_ms < w->proven[oldest].at_ms)
+            oldest = i;
+    }
+    if (!mark)
+        return 0;
+    int i = w->nproven < PROVEN_MAX ? w->nproven++ : oldest;
+    snprintf(w->proven[i].sub_id, sizeof w->proven[i].sub_id, "%s", sub_id);
+    w->proven[i].at_ms = now;
+    return 1;
+}
+
+/* How many of this worker's slots the subscriber may use now, and how many it uses (*held). A
+ * quarter of them once its endpoint has answered fast; a sixteenth before that (slow start, so an
+ * endpoint that hangs from the start holds few slots until its timeout) and while one of its
+ * deliveries has run longer than SLOW_MS. Only a proven subscriber's excess jobs wait in memory; the
+ * others wait in Redis (*slow: for half the subscriber's timeout, to keep the churn low). */
+static int share_for(worker *w, const char *sub_id, int *held, int *slow)
 {
     int64_t now = mono_ns();
-    int n = 0, slow = 0;
+    int n = 0;
+    *slow = 0;
     for (const transfer *t = w->inflight; t; t = t->next)
         if (strcmp(t->job.sub_id, sub_id) == 0) {
             n++;
-            slow |= now - t->started_ns > (int64_t)SLOW_MS * 1000000;
+            *slow |= now - t->started_ns > (int64_t)SLOW_MS * 1000000;
         }
     *held = n;
-    return slow ? (w->fair_share / 4 > 2 ? w->fair_share / 4 : 2) : w->fair_share;
+    int small = w->fair_share / 4 > 2 ? w->fair_share / 4 : 2;
+    return *slow || !proven(w, sub_id, 0) ? small : w->fair_share;
 }
-
 
 static uint32_t jitter_ms(uint32_t range)
 {
@@ -344,7 +377,7 @@ static void start_batch(worker *w, queue_job *jobs, int n)
     if (nadm && queue_admit(w->r, w->cfg->prefix, now, adm, nadm) != 0)
         for (size_t a = 0; a < nadm; a++)   /* Redis failed: try these again in a second */
             adm[a].verdict = 0, adm[a].wait_ms = 1000;
-    int held, share;
+    int held, share, slow;
     for (size_t a = 0, k = 0; a < nadm; a++) {
         queue_job *job = (queue_job *)adm[a].job;
         while (&jobs[k] != job)
@@ -355,7 +388,7 @@ static void start_batch(worker *w, queue_job *jobs, int n)
         } else if (adm[a].verdict == 0) {
             settle(w, job, "pending", job->attempts, NULL, now + adm[a].wait_ms + jitter_ms(50), 0,
                    "", "");
-        } else if (!adm[a].probe && (share = share_for(w, job->sub_id, &held)) <= held) {
+        } else if (!adm[a].probe && (share = share_for(w, job->sub_id, &held, &slow)) <= held) {
             if (share == w->fair_share &&
                 w->nwaiting < (int)w->cfg->concurrency - w->fair_share) {
                 /* over its share: wait here for one of its own slots (start_waiting) */
@@ -369,8 +402,9 @@ static void start_batch(worker *w, queue_job *jobs, int n)
                 q->next = w->waiting;
                 w->waiting = q;
                 w->nwaiting++;
-            } else {   /* a slow endpoint's jobs wait in Redis, longer, to keep the churn low */
-                int64_t wait = share == w->fair_share ? 200 + jitter_ms(200) : 1000 + jitter_ms(1000);
+            } else {   /* an unproven or slow endpoint's jobs wait in Redis */
+                int64_t wait = slow ? subs[k]->timeout_ms / 2 + jitter_ms(1000)
+                                    : 200 + jitter_ms(200);
                 settle(w, job, "pending", job->attempts, NULL, now + wait, 0, "", "");
             }
         } else {
@@ -454,8 +488,8 @@ static void start_waiting(worker *w)
     int64_t now = wall_ms();
     for (waiting **pp = &w->waiting; *pp;) {
         waiting *q = *pp;
-        int held;
-        int share = share_for(w, q->job.sub_id, &held);
+        int held, slow;
+        int share = share_for(w, q->job.sub_id, &held, &slow);
         int under = held < share;
         if (!under && now - q->since_ms <= WAIT_MAX_MS) {
             pp = &q->next;
@@ -550,8 +584,10 @@ static void finish(worker *w, transfer *t, CURLcode res)
         }
     }
     }
-    /* what the attempt says of the endpoint, for its circuit breaker */
+    /* what the attempt says of the endpoint, for its circuit breaker and its share of slots */
     const char *health = status == 0 || status == 429 || status >= 500 ? "fail" : "ok";
+    if (health[0] == 'o' && latency_ms < SLOW_MS)
+        proven(w, s->id, 1);
     log_attempt(&t->job, attempt, (int)status, latency_ms, state, error);
     settle(w, &t->job, state, attempt, attempt_json(now, (int)status, latency_ms, error), due,
            (int)status, error, health);
