@@ -189,7 +189,7 @@ static int parse_options(const cJSON *root, http_resp *r, int64_t now, char *id,
 }
 
 /* Runs the filters of the topic's subscribers; fills m with the indexes that receive the event. */
-static void select_receivers(hub *h, hub_thread *t, reg_snapshot *s, const char *topic,
+static void select_receivers(hub_thread *t, reg_snapshot *s, const char *topic,
                              const cJSON *data, matches *m)
 {
     matches cand = {0};
@@ -218,7 +218,6 @@ static void select_receivers(hub *h, hub_thread *t, reg_snapshot *s, const char 
         }
     }
     filter_clear_event(t->fe);
-    (void)h;
     free(cand.idx);
 }
 
@@ -268,7 +267,7 @@ void api_publish(hub *h, const http_req *q, http_resp *r, int switch_format)
 
     hub_thread *t = hub_thread_get(h);
     reg_snapshot *s = hub_thread_sync(h, t);
-    select_receivers(h, t, s, topic, data, &m);
+    select_receivers(t, s, topic, data, &m);
 
     job_ids = calloc(m.n + 1, sizeof *job_ids);
     sub_ids = calloc(m.n + 1, sizeof *sub_ids);

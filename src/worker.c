@@ -43,7 +43,7 @@ typedef struct transfer {
     struct transfer *next;       /* in the worker's list */
 } transfer;
 
-typedef struct outcome_retry {   /* an outcome not yet recorded in Redis */
+typedef struct pending_outcome {   /* an outcome not yet recorded in Redis */
     queue_job job;               /* owned */
     char state[16];              /* queue_outcome.state */
     int attempts;                /* attempts made */
@@ -53,8 +53,8 @@ typedef struct outcome_retry {   /* an outcome not yet recorded in Redis */
     int status;                  /* HTTP status or 0 */
     char *error;                 /* owned */
     char breaker[8];             /* queue_outcome.breaker */
-    struct outcome_retry *next;
-} outcome_retry;
+    struct pending_outcome *next;
+} pending_outcome;
 
 typedef struct waiting {       /* admitted, but its subscriber holds its fair share of this worker */
     queue_job job;               /* owned */
@@ -71,8 +71,8 @@ typedef struct worker {
     CURLM *multi;                /* all transfers */
     transfer *inflight;          /* list of transfers under way */
     int ninflight;               /* entries in inflight */
-    outcome_retry *unsettled;    /* outcomes not yet recorded, oldest first */
-    outcome_retry **unsettled_tail; /* where the next one is linked */
+    pending_outcome *unsettled;    /* outcomes not yet recorded, oldest first */
+    pending_outcome **unsettled_tail; /* where the next one is linked */
     size_t nunsettled;           /* entries in unsettled */
     char consumer[128];          /* stream consumer name: host-pid-random */
     queue_breaker breaker;       /* circuit breaker settings */
@@ -134,7 +134,7 @@ static char *attempt_json(int64_t at_ms, int status, int64_t latency_ms, const c
 static void settle(worker *w, queue_job *job, const char *state, int attempts, char *att_json,
                    int64_t due_ms, int status, const char *error, const char *breaker)
 {
-    outcome_retry *u = calloc(1, sizeof *u);
+    pending_outcome *u = calloc(1, sizeof *u);
     u->job = *job;
     memset(job, 0, sizeof *job);
     snprintf(u->state, sizeof u->state, "%s", state);
@@ -152,7 +152,7 @@ static void settle(worker *w, queue_job *job, const char *state, int attempts, c
     w->nunsettled++;
 }
 
-static void outcome_free(outcome_retry *u)
+static void outcome_free(pending_outcome *u)
 {
     queue_job_free(&u->job);
     free(u->attempt_json);
@@ -170,7 +170,7 @@ static void flush_unsettled(worker *w)
     queue_outcome *o = malloc(n * sizeof *o);
     int *done = malloc(n * sizeof *done);
     size_t i = 0;
-    for (outcome_retry *u = w->unsettled; u; u = u->next, i++) {
+    for (pending_outcome *u = w->unsettled; u; u = u->next, i++) {
         jobs[i] = &u->job;
         o[i] = (queue_outcome){.state = u->state, .attempts = u->attempts,
                                .attempt_json = u->attempt_json, .due_ms = u->due_ms,
@@ -178,10 +178,10 @@ static void flush_unsettled(worker *w)
                                .last_error = u->error, .breaker = u->breaker};
     }
     queue_settle_many(w->r, w->cfg->prefix, w->cfg->retention_s, &w->breaker, jobs, o, n, done);
-    outcome_retry **pp = &w->unsettled;
+    pending_outcome **pp = &w->unsettled;
     i = 0;
     while (*pp) {
-        outcome_retry *u = *pp;
+        pending_outcome *u = *pp;
         if (done[i++]) {
             *pp = u->next;
             outcome_free(u);
@@ -249,12 +249,12 @@ static void transfer_free(transfer *t)
 }
 
 static void log_attempt(const queue_job *j, int attempt, int status, int64_t latency_ms,
-                        const char *outcome, const char *error)
+                        const char *result, const char *error)
 {
     log_msg(LOG_INFO, "delivery",
             "job_id=%s event_id=%s subscriber_id=%s attempt=%d status=%d latency_ms=%lld "
             "outcome=%s%s%s%s",
-            j->job_id, j->event_id, j->sub_id, attempt, status, (long long)latency_ms, outcome,
+            j->job_id, j->event_id, j->sub_id, attempt, status, (long long)latency_ms, result,
             error && *error ? " error=\"" : "", error && *error ? error : "",
             error && *error ? "\"" : "");
 }
@@ -772,7 +772,7 @@ int worker_run(const config *cfg)
         }
     }
     while (w.unsettled) {   /* Redis is gone: these jobs are reclaimed after the visibility timeout */
-        outcome_retry *u = w.unsettled;
+        pending_outcome *u = w.unsettled;
         w.unsettled = u->next;
         outcome_free(u);
     }
