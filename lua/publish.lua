@@ -11,7 +11,9 @@ if idem ~= '' then
   local first = redis.call('GET', p .. ':idem:' .. idem)
   if first then return {first, 0} end
 end
-local eid, retention, due = ARGV[2], tonumber(ARGV[8]), tonumber(ARGV[7])
+-- numbers stay strings on their way to Redis: a Lua number would be formatted with %.17g per call
+local eid, retention, due = ARGV[2], ARGV[8], ARGV[7]
+local delayed = due ~= '0'
 local jobs = {}
 for i = 10, #ARGV, 2 do jobs[#jobs + 1] = ARGV[i] end
 local ev = p .. ':ev:' .. eid
@@ -21,9 +23,9 @@ redis.call('EXPIRE', ev, retention)
 for i = 10, #ARGV, 2 do
   local jid, sid = ARGV[i], ARGV[i + 1]
   local jk = p .. ':job:' .. jid
-  redis.call('HSET', jk, 'event', eid, 'sub', sid, 'state', 'pending', 'attempts', 0)
+  redis.call('HSET', jk, 'event', eid, 'sub', sid, 'state', 'pending', 'attempts', '0')
   redis.call('EXPIRE', jk, retention)
-  if due > 0 then
+  if delayed then
     redis.call('ZADD', p .. ':delayed', due, jid)
   else
     redis.call('XADD', p .. ':jobs', '*', 'j', jid)

@@ -5,6 +5,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "api.h"
 #include "auth.h"
 #include "codec.h"
@@ -62,34 +64,50 @@ static double mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Checks the token; 0 when allowed to go on (claims filled), else the response is set. */
-static int authenticate(hub *h, const http_req *q, http_resp *r, auth_claims *claims)
+/* Checks the token; returns its claims (owned by t) when allowed to go on, else NULL with the
+ * response set. Publishers send the same token again and again: its claims are kept per thread and
+ * reused while the token is byte-for-byte the same and its exp and nbf still hold. */
+static const auth_claims *authenticate(hub *h, hub_thread *t, const http_req *q, http_resp *r)
 {
     const char *hdr = http_header(q, "Authorization");
     if (!hdr) {
         http_error(r, 401, "unauthorized",
                    "missing Authorization header; send Authorization: Bearer <publisher token>");
-        return -1;
+        return NULL;
     }
     size_t len;
     const char *tok = auth_bearer(hdr, &len);
     if (!tok) {
         http_error(r, 401, "unauthorized",
                    "Authorization header must use the Bearer scheme: Bearer <publisher token>");
-        return -1;
+        return NULL;
     }
+    int64_t now = (int64_t)time(NULL);
+    if (t->token && len == t->token_len && CRYPTO_memcmp(tok, t->token, len) == 0 &&
+        (!t->claims.exp || now < t->claims.exp + AUTH_LEEWAY_S) &&
+        now + AUTH_LEEWAY_S >= t->claims.nbf)
+        return &t->claims;
+    free(t->token);
+    t->token = NULL;
+    auth_claims_free(&t->claims);
     char err[256];
-    if (auth_jwt_verify(tok, len, h->cfg->jwt_secret, time(NULL), claims, err, sizeof err) != 0) {
+    if (auth_jwt_verify(tok, len, h->cfg->jwt_secret, now, &t->claims, err, sizeof err) != 0) {
         http_error(r, 401, "unauthorized", "%s", err);
-        return -1;
+        return NULL;
     }
-    return 0;
+    t->token = malloc(len);
+    memcpy(t->token, tok, len);
+    t->token_len = len;
+    return &t->claims;
 }
 
 /* The request as (topic, data) from either wire format; 0, or -1 with the response set.
- * *root owns everything; *data may point into it or be a separately parsed tree in *decoded. */
+ * *root owns everything; *data may point into it or be a separately parsed tree in *decoded.
+ * *data_raw is data's JSON text as sent, when it can be cut out of the request (into the body or
+ * *decoded_text, which the caller frees), else NULL. */
 static int parse_body(const http_req *q, http_resp *r, int switch_format, cJSON **root,
-                      cJSON **decoded, const char **topic, const cJSON **data)
+                      cJSON **decoded, char **decoded_text, const char **topic,
+                      const cJSON **data, const char **data_raw, size_t *data_raw_len)
 {
     *root = http_body_object(q, r);
     if (!*root)
@@ -117,6 +135,8 @@ static int parse_body(const http_req *q, http_resp *r, int switch_format, cJSON 
             return -1;
         }
         *data = d;
+        if (d && json_member_raw(q->body, q->body_len, "data", data_raw, data_raw_len) != 0)
+            *data_raw = NULL;
         return 0;
     }
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(*root, "Payload");
@@ -132,11 +152,14 @@ static int parse_body(const http_req *q, http_resp *r, int switch_format, cJSON 
     unsigned char *raw = malloc(n / 4 * 3 + 4);
     if (codec_b64_decode(p->valuestring, n, raw, &outlen, 0) != 0) {
         free(raw);
+        *data_raw = NULL;
         http_error(r, 400, "invalid_base64", "\"Payload\" is not valid base64");
         return -1;
     }
     *decoded = json_parse((const char *)raw, outlen, why, sizeof why);
-    free(raw);
+    *decoded_text = (char *)raw;
+    *data_raw = (const char *)raw;
+    *data_raw_len = outlen;
     if (!*decoded) {
         http_error(r, 400, "invalid_json", "\"Payload\" decodes to invalid JSON: %s", why);
         return -1;
@@ -221,14 +244,63 @@ static void select_receivers(hub_thread *t, reg_snapshot *s, const char *topic,
     free(cand.idx);
 }
 
+/* A publish waiting for Redis: what its answer needs. */
+typedef struct pending_publish {
+    http_pending *pending;  /* the suspended request */
+    int switch_format;      /* answer 200 (switch) or 202 */
+    double t0;              /* when the request began, for the latency histogram */
+    size_t matched;         /* jobs enqueued */
+    char *topic;            /* owned */
+} pending_publish;
+
+/* queue_publish's callback (on the Redis pipeline's thread): answers the request. */
+static void published(int rc, const char *id, const char *err, void *arg)
+{
+    pending_publish *pp = arg;
+    http_resp r = {.status = 200};
+    if (rc < 0) {
+        metrics_inc(M_PUBLISH_UNAVAILABLE, 1);
+        snprintf(r.retry_after, sizeof r.retry_after, "1");
+        http_error(&r, 503, "redis_unavailable",
+                   "the queue is unavailable (%s); nothing was enqueued, retry later", err);
+        log_msg(LOG_WARN, "publish.unavailable", "topic=%s error=\"%s\"", pp->topic, err);
+    } else {
+        r.status = pp->switch_format ? 200 : 202;
+        buf_puts(&r.body, "{\"id\":");
+        buf_json_str(&r.body, id, strlen(id));
+        buf_puts(&r.body, ",\"topic\":");
+        buf_json_str(&r.body, pp->topic, strlen(pp->topic));
+        buf_printf(&r.body, ",\"matched\":%zu%s}", pp->matched,
+                   rc == 1 ? ",\"duplicate\":true" : "");
+        if (rc == 1) {
+            metrics_inc(M_PUBLISH_DUPLICATE, 1);
+            log_msg(LOG_INFO, "publish.duplicate", "event_id=%s topic=%s", id, pp->topic);
+        } else {
+            metrics_inc(M_PUBLISH_ACCEPTED, 1);
+            metrics_inc(M_JOBS_ENQUEUED, pp->matched);
+            if (pp->matched)
+                metrics_inc(M_EVENTS_MATCHED, 1);
+            log_msg(LOG_INFO, "publish", "event_id=%s topic=%s matched=%zu", id, pp->topic,
+                    pp->matched);
+        }
+    }
+    metrics_observe(H_PUBLISH_SECONDS, mono_s() - pp->t0);
+    http_complete(pp->pending, &r);
+    free(pp->topic);
+    free(pp);
+}
+
 void api_publish(hub *h, const http_req *q, http_resp *r, int switch_format)
 {
     double t0 = mono_s();
     cJSON *root = NULL, *decoded = NULL;
-    auth_claims claims = {0};
+    char *decoded_text = NULL;
+    const char *data_raw = NULL;
+    size_t data_raw_len = 0;
     matches m = {0};
     char **job_ids = NULL;
     const char **sub_ids = NULL;
+    int deferred = 0;
     if (strcmp(q->method, "POST") != 0) {
         snprintf(r->allow, sizeof r->allow, "POST");
         http_error(r, 405, "method_not_allowed", "%s answers POST only", q->path);
@@ -240,13 +312,16 @@ void api_publish(hub *h, const http_req *q, http_resp *r, int switch_format)
                    http_header(q, "Content-Type"));
         goto done;
     }
-    if (authenticate(h, q, r, &claims) != 0)
+    hub_thread *t = hub_thread_get(h);
+    const auth_claims *claims = authenticate(h, t, q, r);
+    if (!claims)
         goto done;
     const char *topic;
     const cJSON *data = NULL;
-    if (parse_body(q, r, switch_format, &root, &decoded, &topic, &data) != 0)
+    if (parse_body(q, r, switch_format, &root, &decoded, &decoded_text, &topic, &data, &data_raw,
+                   &data_raw_len) != 0)
         goto done;
-    if (!auth_topic_allowed(&claims, topic)) {
+    if (!auth_topic_allowed(claims, topic)) {
         http_error(r, 403, "forbidden", "this token may not publish to topic \"%s\"", topic);
         goto done;
     }
@@ -265,7 +340,6 @@ void api_publish(hub *h, const http_req *q, http_resp *r, int switch_format)
     if (!idem && id_given)
         idem = id;   /* a publisher-chosen id is its own idempotency key */
 
-    hub_thread *t = hub_thread_get(h);
     reg_snapshot *s = hub_thread_sync(h, t);
     select_receivers(t, s, topic, data, &m);
 
@@ -276,51 +350,36 @@ void api_publish(hub *h, const http_req *q, http_resp *r, int switch_format)
         codec_new_id("job_", job_ids[i]);
         sub_ids[i] = s->subs[m.idx[i]].id;
     }
-    char *data_json = data ? cJSON_PrintUnformatted(data) : strdup("{}");
-    queue_event ev = {.id = id, .topic = topic, .data = data_json, .data_len = strlen(data_json),
+    /* data is stored as it was sent when it can be cut out of the request (no second printing,
+     * numbers exactly as written); else printed from the tree */
+    char *data_json = data_raw || !data ? NULL : cJSON_PrintUnformatted(data);
+    queue_event ev = {.id = id, .topic = topic,
+                      .data = data_raw ? data_raw : data_json ? data_json : "{}",
+                      .data_len = data_raw ? data_raw_len : data_json ? strlen(data_json) : 2,
                       .published_at_ms = now, .expires_at_ms = expires, .due_ms = due,
                       .idem_key = idem};
-    char *first = NULL;
-    int rc = queue_publish(t->r, h->cfg->prefix, h->cfg->retention_s, &ev,
-                           (const char *const *)job_ids, sub_ids, m.n, &first);
+    pending_publish *pp = calloc(1, sizeof *pp);
+    pp->switch_format = switch_format;
+    pp->t0 = t0;
+    pp->matched = m.n;
+    pp->topic = strdup(topic);
+    pp->pending = http_defer(q);   /* before the answer can exist */
+    queue_publish(h->pub, h->cfg->prefix, h->cfg->retention_s, &ev, (const char *const *)job_ids,
+                  sub_ids, m.n, published, pp);
     free(data_json);
-    if (rc < 0) {
-        metrics_inc(M_PUBLISH_UNAVAILABLE, 1);
-        snprintf(r->retry_after, sizeof r->retry_after, "1");
-        http_error(r, 503, "redis_unavailable",
-                   "the queue is unavailable (%s); nothing was enqueued, retry later",
-                   rds_error(t->r)[0] ? rds_error(t->r) : "Redis error");
-        log_msg(LOG_WARN, "publish.unavailable", "topic=%s error=\"%s\"", topic, rds_error(t->r));
-        goto done;
-    }
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "id", rc == 1 ? first : id);
-    cJSON_AddStringToObject(o, "topic", topic);
-    cJSON_AddNumberToObject(o, "matched", (double)m.n);
-    if (rc == 1) {
-        cJSON_AddBoolToObject(o, "duplicate", 1);
-        metrics_inc(M_PUBLISH_DUPLICATE, 1);
-        log_msg(LOG_INFO, "publish.duplicate", "event_id=%s topic=%s", first, topic);
-    } else {
-        metrics_inc(M_PUBLISH_ACCEPTED, 1);
-        metrics_inc(M_JOBS_ENQUEUED, m.n);
-        if (m.n)
-            metrics_inc(M_EVENTS_MATCHED, 1);
-        log_msg(LOG_INFO, "publish", "event_id=%s topic=%s matched=%zu", id, topic, m.n);
-    }
-    free(first);
-    http_json(r, switch_format ? 200 : 202, o);
+    deferred = 1;
 done:
     if (r->status >= 400 && r->status < 500)
         metrics_inc(M_PUBLISH_REJECTED, 1);
-    metrics_observe(H_PUBLISH_SECONDS, mono_s() - t0);
+    if (!deferred)
+        metrics_observe(H_PUBLISH_SECONDS, mono_s() - t0);
     if (job_ids)
         for (size_t i = 0; i < m.n; i++)
             free(job_ids[i]);
     free(job_ids);
     free(sub_ids);
     free(m.idx);
-    auth_claims_free(&claims);
     cJSON_Delete(root);
     cJSON_Delete(decoded);
+    free(decoded_text);
 }

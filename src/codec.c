@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 static const char B64_STD[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -259,15 +260,40 @@ int codec_time_parse(const char *s, int64_t *ms)
 
 /* ---- randomness ------------------------------------------------------------------------------ */
 
+/* RAND_bytes costs about a microsecond a call whatever the size (OpenSSL 3 looks up its DRBG each
+ * time), and the hub asks for 16 bytes per id: each thread draws 4 KB at a time and hands them out,
+ * wiping each byte as it goes, so no byte is handed out twice or kept after use. */
+#define RANDOM_POOL 4096
+
+static _Thread_local unsigned char pool[RANDOM_POOL];
+static _Thread_local size_t pool_left;
+
 int codec_random(void *out, size_t n)
 {
     unsigned char *p = out;
+    if (n > RANDOM_POOL / 4) {
+        while (n > 0) {
+            int chunk = n > INT_MAX ? INT_MAX : (int)n;
+            if (RAND_bytes(p, chunk) != 1)
+                return -1;
+            p += chunk;
+            n -= (size_t)chunk;
+        }
+        return 0;
+    }
     while (n > 0) {
-        int chunk = n > INT_MAX ? INT_MAX : (int)n;
-        if (RAND_bytes(p, chunk) != 1)
-            return -1;
-        p += chunk;
-        n -= (size_t)chunk;
+        if (pool_left == 0) {
+            if (RAND_bytes(pool, RANDOM_POOL) != 1)
+                return -1;
+            pool_left = RANDOM_POOL;
+        }
+        size_t take = n < pool_left ? n : pool_left;
+        unsigned char *from = pool + RANDOM_POOL - pool_left;
+        memcpy(p, from, take);
+        OPENSSL_cleanse(from, take);
+        pool_left -= take;
+        p += take;
+        n -= take;
     }
     return 0;
 }

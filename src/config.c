@@ -31,7 +31,15 @@ static const setting settings[] = {
     S("worker-listen", "SWITCHYARD_WORKER_LISTEN", NULL, worker_listen, "127.0.0.1:8081",
       "worker /metrics and /healthz address"),
     S("redis-url", "SWITCHYARD_REDIS_URL", NULL, redis_url, "redis://127.0.0.1:6379/0",
-      "Redis URL, redis://[user:password@]host:port/db"),
+      "Redis URL, redis://[user:password@]host:port/db; rediss:// for TLS"),
+    S("redis-tls-ca", "SWITCHYARD_REDIS_TLS_CA", NULL, redis_tls_ca, "",
+      "rediss://: CA bundle (PEM) Redis's certificate must chain to; unset: the system store"),
+    S("redis-tls-cert", "SWITCHYARD_REDIS_TLS_CERT", NULL, redis_tls_cert, "",
+      "rediss://: client certificate (PEM) for mutual TLS; needs redis-tls-key"),
+    S("redis-tls-key", "SWITCHYARD_REDIS_TLS_KEY", NULL, redis_tls_key, "",
+      "rediss://: private key (PEM, unencrypted) of redis-tls-cert"),
+    S("redis-tls-servername", "SWITCHYARD_REDIS_TLS_SERVERNAME", NULL, redis_tls_servername, "",
+      "rediss://: name (or IP) Redis's certificate must carry, sent as SNI; unset: the URL's host"),
     S("prefix", "SWITCHYARD_PREFIX", NULL, prefix, "sy", "Redis key prefix"),
     S("jwt-secret", "SWITCHYARD_JWT_SECRET", "SWITCH_JWT_SECRET", jwt_secret, "",
       "publisher token secret (HS256); the hub refuses to start without it"),
@@ -47,8 +55,8 @@ static const setting settings[] = {
       "5", "wall-clock limit of one filter evaluation, ms"),
     I("concurrency", "SWITCHYARD_CONCURRENCY", "SWITCH_CONSUMER_CONCURRENCY_LEVEL", concurrency, 1,
       10000, "64", "worker: deliveries in flight per process"),
-    I("threads", "SWITCHYARD_THREADS", NULL, hub_threads, 1, 256, "8",
-      "hub: HTTP threads (each waits on its own Redis round trip, so more than cores pays)"),
+    I("threads", "SWITCHYARD_THREADS", NULL, hub_threads, 1, 256, "4",
+      "hub: HTTP threads (publishes never wait on Redis; admin calls do)"),
     I("visibility-ms", "SWITCHYARD_VISIBILITY_MS", NULL, visibility_ms, 100, 86400000, "30000",
       "worker: a job held this long by a silent worker is taken again, ms"),
     I("retention-s", "SWITCHYARD_RETENTION_S", NULL, retention_s, 60, 365 * 86400, "2592000",
@@ -160,6 +168,47 @@ static int load_file(config *c, const char *path, char *err, size_t errlen)
     return rc;
 }
 
+/* The rediss:// settings: files readable, certificate and key together, and only with rediss:// (a
+ * CA given for a plain redis:// URL would suggest TLS where there is none). */
+static int check_redis_tls(const config *c, char *err, size_t errlen)
+{
+    const struct {
+        const char *env;   /* setting name in messages */
+        const char *path;  /* its value */
+    } files[] = {{"SWITCHYARD_REDIS_TLS_CA", c->redis_tls_ca},
+                 {"SWITCHYARD_REDIS_TLS_CERT", c->redis_tls_cert},
+                 {"SWITCHYARD_REDIS_TLS_KEY", c->redis_tls_key}};
+    int tls = strncmp(c->redis_url, "rediss://", 9) == 0;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if (!files[i].path[0])
+            continue;
+        if (!tls) {
+            snprintf(err, errlen, "%s is set but SWITCHYARD_REDIS_URL is not rediss://; use a "
+                     "rediss:// URL for TLS, or unset it", files[i].env);
+            return -1;
+        }
+        FILE *f = fopen(files[i].path, "r");
+        if (!f) {
+            snprintf(err, errlen, "%s: cannot read %s: %s", files[i].env, files[i].path,
+                     strerror(errno));
+            return -1;
+        }
+        fclose(f);
+    }
+    if (!c->redis_tls_cert[0] != !c->redis_tls_key[0]) {
+        snprintf(err, errlen, "%s is set without %s; mutual TLS needs both",
+                 c->redis_tls_cert[0] ? "SWITCHYARD_REDIS_TLS_CERT" : "SWITCHYARD_REDIS_TLS_KEY",
+                 c->redis_tls_cert[0] ? "SWITCHYARD_REDIS_TLS_KEY" : "SWITCHYARD_REDIS_TLS_CERT");
+        return -1;
+    }
+    if (c->redis_tls_servername[0] && !tls) {
+        snprintf(err, errlen, "SWITCHYARD_REDIS_TLS_SERVERNAME is set but SWITCHYARD_REDIS_URL is "
+                 "not rediss://");
+        return -1;
+    }
+    return 0;
+}
+
 int config_load(config *c, int argc, char **argv, char ***rest, int *nrest, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
@@ -239,6 +288,8 @@ int config_load(config *c, int argc, char **argv, char ***rest, int *nrest, char
                  c->log_level);
         return -1;
     }
+    if (check_redis_tls(c, err, errlen))
+        return -1;
     *rest = argv;
     *nrest = n;
     return 0;

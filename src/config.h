@@ -10,7 +10,11 @@
 typedef struct config {
     char listen[256];          /* hub listen address, host:port */
     char worker_listen[256];   /* worker metrics/health address, host:port */
-    char redis_url[512];       /* redis://[user:pass@]host:port/db */
+    char redis_url[512];       /* redis:// or rediss://[user:pass@]host:port/db */
+    char redis_tls_ca[512];    /* rediss://: CA bundle file (PEM); "" = the system store */
+    char redis_tls_cert[512];  /* rediss://: client certificate file (PEM) for mutual TLS; "" = none */
+    char redis_tls_key[512];   /* rediss://: its private key file (PEM); set with redis_tls_cert */
+    char redis_tls_servername[256]; /* rediss://: name Redis's certificate must carry; "" = URL host */
     char prefix[64];           /* Redis key prefix */
     char jwt_secret[512];      /* publisher token secret; "" = not set */
     char admin_token[512];     /* admin credential; "" = admin API refuses everything */

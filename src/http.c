@@ -23,11 +23,15 @@ struct http_server {
     void *ctx;              /* passed to handler */
     size_t max_body;        /* bytes */
     atomic_int active;      /* requests begun and not yet completed (idle keep-alive excluded) */
+    int quiesced;           /* 1 after http_quiesce */
 };
 
 typedef struct conn_state {
     buf body;               /* request body so far */
     int too_large;          /* 1 once the body passed max_body: the rest is discarded */
+    int deferred;           /* 1 once the handler deferred its answer: the connection is suspended */
+    struct MHD_Connection *conn;   /* for http_complete */
+    http_resp resp;         /* the deferred answer, set by http_complete before resuming */
 } conn_state;
 
 static enum MHD_Result send_resp(struct MHD_Connection *c, http_resp *r)
@@ -99,6 +103,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    if (st->deferred) {   /* resumed by http_complete: the answer is in */
+        enum MHD_Result ok = send_resp(c, &st->resp);
+        buf_free(&st->resp.body);
+        return ok;
+    }
     http_resp r = {.status = 200};
     if (strstr(url, "%00") || !buf_utf8_valid(url, strlen(url))) {
         /* such a path names nothing here */
@@ -108,8 +117,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                    s->max_body);
     } else {
         http_req q = {.method = method, .path = url, .body = buf_str(&st->body),
-                      .body_len = st->body.len, .conn = c};
+                      .body_len = st->body.len, .conn = c, .state = st};
         s->handler(&q, &r, s->ctx);
+        if (st->deferred)
+            return MHD_YES;
     }
     enum MHD_Result ok = send_resp(c, &r);
     buf_free(&r.body);
@@ -175,7 +186,8 @@ http_server *http_start(const char *listen, unsigned threads, size_t max_body, h
     s->handler = handler;
     s->ctx = ctx;
     s->max_body = max_body;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
+                     MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     struct MHD_OptionItem opts[] = {
@@ -199,18 +211,43 @@ http_server *http_start(const char *listen, unsigned threads, size_t max_body, h
     return s;
 }
 
-void http_stop(http_server *s, int grace_ms)
+void http_quiesce(http_server *s, int grace_ms)
 {
-    if (!s)
+    if (!s || s->quiesced)
         return;
+    s->quiesced = 1;
     MHD_quiesce_daemon(s->d);
     /* wait for requests in flight only: idle keep-alive connections are simply closed */
     for (int waited = 0; waited < grace_ms && atomic_load(&s->active) > 0; waited += 20) {
         struct timespec ts = {0, 20 * 1000000};
         nanosleep(&ts, NULL);
     }
+}
+
+void http_stop(http_server *s, int grace_ms)
+{
+    if (!s)
+        return;
+    http_quiesce(s, grace_ms);
     MHD_stop_daemon(s->d);
     free(s);
+}
+
+http_pending *http_defer(const http_req *req)
+{
+    conn_state *st = req->state;
+    st->deferred = 1;
+    st->conn = req->conn;
+    MHD_suspend_connection(req->conn);
+    return (http_pending *)st;
+}
+
+void http_complete(http_pending *p, http_resp *resp)
+{
+    conn_state *st = (conn_state *)p;
+    st->resp = *resp;
+    memset(&resp->body, 0, sizeof resp->body);
+    MHD_resume_connection(st->conn);
 }
 
 const char *http_header(const http_req *req, const char *name)

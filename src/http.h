@@ -16,6 +16,7 @@ typedef struct http_req {
     const char *body;       /* request body, NUL-terminated; "" when none */
     size_t body_len;        /* bytes in body */
     void *conn;             /* the MHD connection (for http_header / http_query) */
+    void *state;            /* the server's per-request state (for http_defer) */
 } http_req;
 
 typedef struct http_resp {
@@ -35,8 +36,20 @@ typedef struct http_server http_server;
  * reason in err. */
 http_server *http_start(const char *listen, unsigned threads, size_t max_body, http_handler handler,
                         void *ctx, char *err, size_t errlen);
-/* Stops accepting, lets requests in flight finish (up to grace_ms), then stops. */
+/* Stops accepting and lets requests in flight finish, waiting up to grace_ms. */
+void http_quiesce(http_server *s, int grace_ms);
+/* http_quiesce, then closes every connection and frees s. Deferred requests must all have been
+ * answered by then. */
 void http_stop(http_server *s, int grace_ms);
+
+/* A request answered later, from another thread: the handler calls http_defer, hands the handle
+ * to whatever will produce the answer and returns, leaving resp alone; the connection is suspended
+ * meanwhile and its thread serves others. The answer comes through http_complete, exactly once,
+ * from any thread. */
+typedef struct http_pending http_pending;
+http_pending *http_defer(const http_req *req);
+/* Sends resp (its body is taken over) as the answer to the deferred request p. */
+void http_complete(http_pending *p, http_resp *resp);
 
 /* A request header (case-insensitive name) or query argument, or NULL. */
 const char *http_header(const http_req *req, const char *name);

@@ -41,6 +41,8 @@ static void thread_free(void *p)
 {
     hub_thread *t = p;
     release_handles(t);
+    free(t->token);
+    auth_claims_free(&t->claims);
     filter_free(t->fe);
     rds_free(t->r);
     free(t);
@@ -199,10 +201,17 @@ int hub_run(const config *cfg)
         log_msg(LOG_ERROR, "hub.config", "error=\"%s\"", err);
         return 2;
     }
+    h.pub = rpipe_start(cfg->redis_url, 2000, err, sizeof err);
+    if (!h.pub) {
+        log_msg(LOG_ERROR, "hub.config", "error=\"%s\"", err);
+        reg_stop(h.reg);
+        return 2;
+    }
     http_server *srv = http_start(cfg->listen, (unsigned)cfg->hub_threads, (size_t)cfg->max_body,
                                   route, &h, err, sizeof err);
     if (!srv) {
         log_msg(LOG_ERROR, "hub.listen", "error=\"%s\"", err);
+        rpipe_stop(h.pub);
         reg_stop(h.reg);
         return 1;
     }
@@ -211,7 +220,9 @@ int hub_run(const config *cfg)
     int sig = 0;
     sigwait(&set, &sig);
     log_msg(LOG_INFO, "hub.stopping", "signal=%d", sig);
-    http_stop(srv, 10000);
+    http_quiesce(srv, 10000);
+    rpipe_stop(h.pub);   /* answers the publishes still waiting, before their connections go */
+    http_stop(srv, 0);
     reg_stop(h.reg);
     log_msg(LOG_INFO, "hub.stopped", "%s", "");
     return 0;

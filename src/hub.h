@@ -9,13 +9,16 @@
 #include "config.h"
 #include "filter.h"
 #include "http.h"
+#include "auth.h"
 #include "rds.h"
 #include "registry.h"
+#include "rpipe.h"
 
 typedef struct hub {
     const config *cfg;        /* settings, read-only after start */
     registry *reg;            /* subscriber snapshots */
     filter_limits limits;     /* per-evaluation limits for every thread's engine */
+    rpipe *pub;               /* the publish pipeline: one Redis connection for every thread */
 } hub;
 
 /* What one HTTP thread owns; created on the thread's first request, freed when it exits. */
@@ -25,6 +28,9 @@ typedef struct hub_thread {
     reg_snapshot *snap;       /* the snapshot `handles` were compiled for (one ref held) */
     int *handles;             /* per snap->subs index: filter handle, or -1 if it did not compile */
     int64_t *last_error_log_ms; /* per snap->subs index: when its last filter error was logged */
+    char *token;              /* the last publisher token verified on this thread, or NULL; owned */
+    size_t token_len;         /* its bytes */
+    auth_claims claims;       /* its claims (owned); reused while the same token is still valid */
 } hub_thread;
 
 /* This thread's state (never NULL after the first call; aborts if the state cannot be built). */

@@ -175,3 +175,75 @@ cJSON *json_parse(const char *text, size_t len, char *err, size_t errlen)
     }
     return root;
 }
+
+/* ---- raw members ---------------------------------------------------------------------------- */
+
+static size_t skip_ws(const char *s, size_t i, size_t len)
+{
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+        i++;
+    return i;
+}
+
+/* s[i] is the opening quote: the index after the closing one. */
+static size_t skip_string(const char *s, size_t i, size_t len)
+{
+    for (i++; i < len && s[i] != '"'; i++)
+        if (s[i] == '\\')
+            i++;
+    return i + 1;
+}
+
+/* The index after the value starting at s[i] (text already validated). */
+static size_t skip_value(const char *s, size_t i, size_t len)
+{
+    if (s[i] == '"')
+        return skip_string(s, i, len);
+    if (s[i] != '{' && s[i] != '[') {
+        while (i < len && !strchr(",}] \t\r\n", s[i]))
+            i++;
+        return i;
+    }
+    int depth = 0;
+    while (i < len) {
+        char c = s[i];
+        if (c == '"') {
+            i = skip_string(s, i, len);
+            continue;
+        }
+        if (c == '{' || c == '[')
+            depth++;
+        else if ((c == '}' || c == ']') && --depth == 0)
+            return i + 1;
+        i++;
+    }
+    return i;
+}
+
+int json_member_raw(const char *text, size_t len, const char *key, const char **at, size_t *n)
+{
+    size_t klen = strlen(key);
+    size_t i = skip_ws(text, 0, len);
+    if (i >= len || text[i] != '{')
+        return -1;
+    for (i = skip_ws(text, i + 1, len); i < len && text[i] == '"';) {
+        size_t kstart = i + 1, kend = skip_string(text, i, len) - 1;
+        i = skip_ws(text, kend + 1, len);
+        if (i >= len || text[i] != ':')
+            return -1;
+        size_t v = skip_ws(text, i + 1, len);
+        if (v >= len)
+            return -1;
+        size_t vend = skip_value(text, v, len);
+        if (kend - kstart == klen && memcmp(text + kstart, key, klen) == 0) {
+            *at = text + v;
+            *n = vend - v;
+            return 0;
+        }
+        i = skip_ws(text, vend, len);
+        if (i >= len || text[i] != ',')
+            return -1;
+        i = skip_ws(text, i + 1, len);
+    }
+    return -1;
+}

@@ -15,4 +15,9 @@
  * levels", "duplicate key \"id\" in an object", "number at byte 9 is out of range". */
 cJSON *json_parse(const char *text, size_t len, char *err, size_t errlen);
 
+/* For text that json_parse accepted as an object: the value of its top-level member key as it was
+ * sent (spacing and number spellings kept), through *at (into text) and *n. Returns 0, or -1 when
+ * there is no such member or its name is written with escapes (use the tree then). */
+int json_member_raw(const char *text, size_t len, const char *key, const char **at, size_t *n);
+
 #endif

@@ -22,6 +22,30 @@ void log_setup(const char *format, const char *level)
 
 int log_enabled(enum log_level lvl) { return lvl >= min_level; }
 
+static _Thread_local int holding;   /* 1 between log_hold and log_release */
+static _Thread_local buf held;      /* lines held; freed by log_release */
+
+static void write_all(const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(STDERR_FILENO, p, n);
+        if (w <= 0)
+            return;   /* nowhere to report a failing log */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+void log_hold(void) { holding = 1; }
+
+void log_release(void)
+{
+    holding = 0;
+    if (held.len)
+        write_all(held.p, held.len);
+    buf_free(&held);
+}
+
 /* Turns `k=v k2="v w"` into JSON members. Values stay strings; that keeps the parser honest. */
 static void kv_to_json(buf *out, const char *s)
 {
@@ -88,7 +112,14 @@ void log_msg(enum log_level lvl, const char *event, const char *fmt, ...)
     } else {
         buf_printf(&line, "ts=%s level=%s event=%s %s\n", when, level_names[lvl], event, text);
     }
-    ssize_t w = write(STDERR_FILENO, line.p, line.len);
-    (void)w;
+    if (holding) {
+        buf_append(&held, line.p, line.len);
+        if (held.len >= 65536) {
+            write_all(held.p, held.len);
+            buf_reset(&held);
+        }
+    } else {
+        write_all(line.p, line.len);
+    }
     buf_free(&line);
 }

@@ -1,5 +1,6 @@
 /* main — `switchyard <command>`: parses the settings and runs the hub, a worker, or a CLI verb.
- * Calls: config, log, hub, worker, cli, libcurl (global init for the CLI). */
+ * Calls: config, log, rds (process-wide TLS settings), hub, worker, cli, libcurl (global init for
+ * the CLI). */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "config.h"
 #include "hub.h"
 #include "log.h"
+#include "rds.h"
 #include "worker.h"
 
 static const char usage[] =
@@ -52,6 +54,10 @@ int main(int argc, char **argv)
         return 2;
     }
     log_setup(cfg.log_format, cfg.log_level);
+    rds_set_tls(&(rds_tls_opts){.ca_file = cfg.redis_tls_ca,
+                                .cert_file = cfg.redis_tls_cert,
+                                .key_file = cfg.redis_tls_key,
+                                .servername = cfg.redis_tls_servername});
     if (strcmp(cmd, "hub") == 0 || strcmp(cmd, "worker") == 0) {
         if (nrest) {
             fprintf(stderr, "switchyard %s: unexpected argument \"%s\"; see switchyard --help\n",

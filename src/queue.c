@@ -19,11 +19,33 @@ static void log_script_error(const char *what, redisReply *rep)
         log_msg(LOG_ERROR, "queue.redis_error", "op=%s error=\"%s\"", what, rep->str);
 }
 
-int queue_publish(rds *r, const char *prefix, int64_t retention_s, const queue_event *ev,
-                  const char *const *job_ids, const char *const *sub_ids, size_t n,
-                  char **first_id)
+typedef struct publish_call {
+    queue_published done;   /* the caller's callback */
+    void *arg;              /* its argument */
+} publish_call;
+
+static void on_publish_reply(redisReply *rep, const char *err, void *arg)
 {
-    *first_id = NULL;
+    publish_call pc = *(publish_call *)arg;
+    free(arg);
+    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+        rep->element[0]->type == REDIS_REPLY_STRING) {
+        pc.done(rep->element[1]->integer == 0 ? 1 : 0, rep->element[0]->str, NULL, pc.arg);
+        return;
+    }
+    char why[300];
+    if (rep && rep->type == REDIS_REPLY_ERROR)
+        snprintf(why, sizeof why, "Redis error: %s", rep->str);
+    else
+        snprintf(why, sizeof why, "%s", rep ? "unexpected reply from publish.lua" : err);
+    log_script_error("publish", rep);
+    pc.done(-1, NULL, why, pc.arg);
+}
+
+void queue_publish(rpipe *p, const char *prefix, int64_t retention_s, const queue_event *ev,
+                   const char *const *job_ids, const char *const *sub_ids, size_t n,
+                   queue_published done, void *arg)
+{
     size_t argc = 9 + 2 * n;
     const char **av = malloc(argc * sizeof *av);
     size_t *al = malloc(argc * sizeof *al);
@@ -42,22 +64,12 @@ int queue_publish(rds *r, const char *prefix, int64_t retention_s, const queue_e
         av[9 + 2 * i] = job_ids[i], al[9 + 2 * i] = strlen(job_ids[i]);
         av[10 + 2 * i] = sub_ids[i], al[10 + 2 * i] = strlen(sub_ids[i]);
     }
-    redisReply *rep = rds_script(r, "publish", (int)argc, av, al);
+    publish_call *pc = malloc(sizeof *pc);
+    pc->done = done;
+    pc->arg = arg;
+    rpipe_submit(p, "publish", (int)argc, av, al, on_publish_reply, pc);
     free(av);
     free(al);
-    int rc = -1;
-    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
-        if (rep->element[1]->integer == 0) {
-            *first_id = strdup(rep->element[0]->str);
-            rc = 1;
-        } else {
-            rc = 0;
-        }
-    }
-    log_script_error("publish", rep);
-    if (rep)
-        freeReplyObject(rep);
-    return rc;
 }
 
 void queue_job_free(queue_job *j)

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "rds.h"
+#include "rpipe.h"
 
 #define QUEUE_GROUP "workers"
 
@@ -29,12 +30,17 @@ typedef struct queue_event {
     const char *idem_key;      /* Idempotency-Key or NULL */
 } queue_event;
 
-/* Stores ev and enqueues one job per subscriber id (job ids given). Atomic.
- * Returns 0 (stored; *first_id is NULL) or 1 (idempotency key seen: *first_id is the first event's
- * id, malloc'd), or -1 when Redis is unavailable (nothing was enqueued). */
-int queue_publish(rds *r, const char *prefix, int64_t retention_s, const queue_event *ev,
-                  const char *const *job_ids, const char *const *sub_ids, size_t n,
-                  char **first_id);
+/* The outcome of queue_publish: rc 0 (stored; id is the event's), 1 (the idempotency key was seen
+ * in the last 24 h: id is the first event's id, nothing was enqueued) or -1 (Redis unavailable or
+ * refused: nothing was enqueued, err says why). Strings are valid during the call only. */
+typedef void (*queue_published)(int rc, const char *id, const char *err, void *arg);
+
+/* Stores ev and enqueues one job per subscriber id (job ids given), atomically, pipelined with the
+ * other threads' publishes through p. Everything is copied before it returns; done(arg) is called
+ * once, later, on p's thread (or at once if p is stopping). */
+void queue_publish(rpipe *p, const char *prefix, int64_t retention_s, const queue_event *ev,
+                   const char *const *job_ids, const char *const *sub_ids, size_t n,
+                   queue_published done, void *arg);
 
 typedef struct queue_job {
     char *entry;               /* stream entry id (for settle) */

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "tls_pipe.h"
 
 extern const struct {
     const char *name;
@@ -18,6 +20,8 @@ extern const struct {
 
 struct rds {
     redisContext *c;        /* NULL while disconnected */
+    tlsp *pipe;             /* rediss://: the TLS pump under c while connected, else NULL */
+    int tls;                /* 1 for a rediss:// URL */
     char host[256];         /* from the URL */
     int port;               /* from the URL */
     char user[128];         /* ACL user or "" */
@@ -34,6 +38,43 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The TLS settings of every rediss:// connection, and the context built from them once. */
+static struct {
+    pthread_mutex_t mu;     /* guards ctx and err while the context is built */
+    char ca[512];           /* CA bundle path, "" = system store */
+    char cert[512];         /* client certificate path or "" */
+    char key[512];          /* client key path or "" */
+    char servername[256];   /* certificate name to check, "" = the URL's host */
+    tlsp_ctx *ctx;          /* built by the first rediss:// rds_new; kept for the process */
+    char err[300];          /* why building ctx failed; "" if it did not (yet) */
+} tls = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+void rds_set_tls(const rds_tls_opts *o)
+{
+    snprintf(tls.ca, sizeof tls.ca, "%s", o->ca_file ? o->ca_file : "");
+    snprintf(tls.cert, sizeof tls.cert, "%s", o->cert_file ? o->cert_file : "");
+    snprintf(tls.key, sizeof tls.key, "%s", o->key_file ? o->key_file : "");
+    snprintf(tls.servername, sizeof tls.servername, "%s", o->servername ? o->servername : "");
+}
+
+/* The shared TLS context, built on first use; NULL (the reason in err) if the settings are bad. */
+static tlsp_ctx *tls_ctx(char *err, size_t errlen)
+{
+    pthread_mutex_lock(&tls.mu);
+    if (!tls.ctx && !tls.err[0]) {
+        tlsp_opts o = {tls.ca, tls.cert, tls.key};
+        char why[256];
+        tls.ctx = tlsp_ctx_new(&o, why, sizeof why);
+        if (!tls.ctx)
+            snprintf(tls.err, sizeof tls.err, "Redis TLS settings: %s", why);
+    }
+    tlsp_ctx *x = tls.ctx;
+    if (!x)
+        snprintf(err, errlen, "%s", tls.err);
+    pthread_mutex_unlock(&tls.mu);
+    return x;
 }
 
 static int pct_decode(const char *s, size_t n, char *out, size_t cap)
@@ -65,11 +106,11 @@ rds *rds_new(const char *url, int timeout_ms, char *err, size_t errlen)
     if (strncmp(url, "redis://", 8) == 0) {
         p = url + 8;
     } else if (strncmp(url, "rediss://", 9) == 0) {
-        snprintf(err, errlen, "SWITCHYARD_REDIS_URL: rediss:// (TLS) needs hiredis with TLS, which "
-                              "this build does not have; use redis:// or a TLS tunnel");
-        goto fail;
+        p = url + 9;
+        r->tls = 1;
     } else {
-        snprintf(err, errlen, "SWITCHYARD_REDIS_URL: \"%s\" must start with redis://", url);
+        snprintf(err, errlen, "SWITCHYARD_REDIS_URL: \"%s\" must start with redis:// or rediss://",
+                 url);
         goto fail;
     }
     const char *at = strrchr(p, '@');
@@ -118,6 +159,8 @@ rds *rds_new(const char *url, int timeout_ms, char *err, size_t errlen)
         }
         r->db = (int)db;
     }
+    if (r->tls && !tls_ctx(err, errlen))   /* bad TLS settings stop start-up, not each connect */
+        goto fail;
     r->backoff_ms = 100;
     snprintf(r->err, sizeof r->err, "not connected yet");
     return r;
@@ -126,12 +169,21 @@ fail:
     return NULL;
 }
 
+/* Closes the connection: hiredis first (closing its end lets the pump say goodbye), then the pump. */
+static void disconnect(rds *r)
+{
+    if (r->c)
+        redisFree(r->c);
+    r->c = NULL;
+    tlsp_close(r->pipe);
+    r->pipe = NULL;
+}
+
 void rds_free(rds *r)
 {
     if (!r)
         return;
-    if (r->c)
-        redisFree(r->c);
+    disconnect(r);
     free(r);
 }
 
@@ -141,9 +193,50 @@ int rds_connected(const rds *r) { return r->c != NULL; }
 static void drop(rds *r, const char *why)
 {
     snprintf(r->err, sizeof r->err, "%s", why);
-    if (r->c)
-        redisFree(r->c);
-    r->c = NULL;
+    disconnect(r);
+}
+
+/* Why the connection failed: the TLS pump's reason (e.g. the alert Redis sent) if it has one. */
+static const char *lost_reason(const rds *r)
+{
+    const char *why = r->pipe ? tlsp_error(r->pipe) : "";
+    return why[0] ? why : r->c ? r->c->errstr : "closed";
+}
+
+/* A TLS connection: TCP and handshake in tls_pipe, hiredis on the plain end of its pump. */
+static redisContext *connect_tls(rds *r)
+{
+    char label[300], err[sizeof r->err];
+    snprintf(label, sizeof label, "Redis at %s:%d", r->host, r->port);
+    tlsp_ctx *x = tls_ctx(err, sizeof err);
+    int fd = -1;
+    r->pipe = x ? tlsp_open(x, r->host, r->port, tls.servername, label, r->timeout_ms, &fd, err,
+                            sizeof err)
+                : NULL;
+    if (!r->pipe) {
+        snprintf(r->err, sizeof r->err, "%s", err);
+        return NULL;
+    }
+    redisContext *c = redisConnectFd(fd);
+    if (!c) {
+        close(fd);
+        snprintf(r->err, sizeof r->err, "cannot connect to %s: out of memory", label);
+    }
+    return c;
+}
+
+static redisContext *connect_tcp(rds *r, struct timeval tv)
+{
+    redisContext *c = redisConnectWithTimeout(r->host, r->port, tv);
+    if (!c || c->err) {
+        snprintf(r->err, sizeof r->err, "cannot connect to Redis at %s:%d: %s", r->host, r->port,
+                 c ? c->errstr : "out of memory");
+        if (c)
+            redisFree(c);
+        return NULL;
+    }
+    redisEnableKeepAlive(c);   /* on the TCP socket; tls_pipe sets it itself */
+    return c;
 }
 
 int rds_ensure(rds *r)
@@ -154,24 +247,34 @@ int rds_ensure(rds *r)
     if (now < r->next_try_ms)
         return -1;
     struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
-    redisContext *c = redisConnectWithTimeout(r->host, r->port, tv);
-    if (!c || c->err) {
-        snprintf(r->err, sizeof r->err, "cannot connect to Redis at %s:%d: %s", r->host, r->port,
-                 c ? c->errstr : "out of memory");
-        if (c)
-            redisFree(c);
-        goto backoff;
-    }
-    redisSetTimeout(c, tv);
-    redisEnableKeepAlive(c);
-    r->c = c;
     redisReply *rep = NULL;
+    redisContext *c = r->tls ? connect_tls(r) : connect_tcp(r, tv);
+    if (!c)
+        goto drop_backoff;
+    redisSetTimeout(c, tv);
+    r->c = c;
+    if (r->tls) {
+        /* with TLS 1.3, Redis judges our certificate only after our handshake has ended: a PING
+         * makes a refusal a failed connect (with backoff), not a lost connection */
+        rep = redisCommand(c, "PING");
+        if (!rep) {
+            const char *why = r->pipe ? tlsp_error(r->pipe) : "";
+            if (why[0])
+                snprintf(r->err, sizeof r->err, "%s", why);
+            else
+                snprintf(r->err, sizeof r->err, "Redis at %s:%d closed the connection after the "
+                         "TLS handshake: %s", r->host, r->port, c->errstr);
+            goto drop_backoff;
+        }
+        freeReplyObject(rep);
+        rep = NULL;
+    }
     if (r->pass[0]) {
         rep = r->user[0] ? redisCommand(c, "AUTH %s %s", r->user, r->pass)
                          : redisCommand(c, "AUTH %s", r->pass);
         if (!rep || rep->type == REDIS_REPLY_ERROR) {
             snprintf(r->err, sizeof r->err, "Redis refused AUTH: %s",
-                     rep ? rep->str : c->errstr);
+                     rep ? rep->str : lost_reason(r));
             goto drop_backoff;
         }
         freeReplyObject(rep);
@@ -180,7 +283,7 @@ int rds_ensure(rds *r)
         rep = redisCommand(c, "SELECT %d", r->db);
         if (!rep || rep->type == REDIS_REPLY_ERROR) {
             snprintf(r->err, sizeof r->err, "Redis refused SELECT %d: %s", r->db,
-                     rep ? rep->str : c->errstr);
+                     rep ? rep->str : lost_reason(r));
             goto drop_backoff;
         }
         freeReplyObject(rep);
@@ -191,9 +294,7 @@ int rds_ensure(rds *r)
 drop_backoff:
     if (rep)
         freeReplyObject(rep);
-    redisFree(r->c);
-    r->c = NULL;
-backoff:
+    disconnect(r);
     r->next_try_ms = now + r->backoff_ms;
     r->backoff_ms = r->backoff_ms * 2 > 2000 ? 2000 : r->backoff_ms * 2;
     return -1;
@@ -202,8 +303,8 @@ backoff:
 static redisReply *checked(rds *r, redisReply *rep)
 {
     if (!rep) {
-        char why[200];
-        snprintf(why, sizeof why, "Redis connection lost: %s", r->c ? r->c->errstr : "closed");
+        char why[300];
+        snprintf(why, sizeof why, "Redis connection lost: %s", lost_reason(r));
         drop(r, why);
     }
     return rep;
@@ -323,4 +424,73 @@ int rds_script_append(rds *r, const char *name, int argc, const char **argv, con
 int rds_noscript(const redisReply *rep)
 {
     return rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0;
+}
+
+/* "$<n>\r\n" or "*<n>\r\n" into p; returns the bytes written. */
+static size_t resp_len_line(char *p, char kind, size_t n)
+{
+    char digits[24];
+    int k = 0;
+    do {
+        digits[k++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    size_t w = 0;
+    p[w++] = kind;
+    while (k)
+        p[w++] = digits[--k];
+    p[w++] = '\r';
+    p[w++] = '\n';
+    return w;
+}
+
+char *rds_script_format(const char *name, int argc, const char **argv, const size_t *lens,
+                        long long *len)
+{
+    pthread_once(&sha_once, compute_shas);
+    int i = 0;
+    while (embedded_scripts[i].name && strcmp(embedded_scripts[i].name, name) != 0)
+        i++;
+    if (!embedded_scripts[i].name)
+        return NULL;
+    const char **av = malloc((size_t)(argc + 3) * sizeof *av);
+    size_t *al = malloc((size_t)(argc + 3) * sizeof *al);
+    evalsha_argv(i, argc, argv, lens, av, al);
+    /* RESP by hand: hiredis's formatter spends most of its time in sprintf */
+    size_t total = 32;
+    for (int k = 0; k < argc + 3; k++)
+        total += al[k] + 32;
+    char *cmd = malloc(total), *p = cmd;
+    p += resp_len_line(p, '*', (size_t)(argc + 3));
+    for (int k = 0; k < argc + 3; k++) {
+        p += resp_len_line(p, '$', al[k]);
+        memcpy(p, av[k], al[k]);
+        p += al[k];
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    *len = p - cmd;
+    free(av);
+    free(al);
+    return cmd;
+}
+
+int rds_append_formatted(rds *r, const char *cmd, size_t len)
+{
+    if (rds_ensure(r))
+        return -1;
+    return redisAppendFormattedCommand(r->c, cmd, len) == REDIS_OK ? 0 : -1;
+}
+
+int rds_script_load(rds *r, const char *name)
+{
+    int i = script_index(r, name);
+    if (i < 0)
+        return -1;
+    redisReply *rep =
+        rds_cmd(r, "SCRIPT LOAD %b", embedded_scripts[i].text, embedded_scripts[i].len);
+    int ok = rep && rep->type == REDIS_REPLY_STRING;
+    if (rep)
+        freeReplyObject(rep);
+    return ok ? 0 : -1;
 }

@@ -1,7 +1,9 @@
-/* rds — one Redis connection: URL parsing (redis://[user:password@]host:port/db), connect with
- * timeouts, reconnect with backoff, and the embedded scripts of lua/ run by EVALSHA (loaded on
- * NOSCRIPT). Calls: log, hiredis, OpenSSL (SHA-1 of the scripts).
- * An rds is used by one thread at a time. Replies are the caller's: freeReplyObject(). */
+/* rds — one Redis connection: URL parsing (redis:// or, with TLS, rediss://
+ * [user:password@]host:port/db), connect with timeouts, reconnect with backoff, and the embedded
+ * scripts of lua/ run by EVALSHA (loaded on NOSCRIPT). Calls: log, tls_pipe (rediss://), hiredis,
+ * OpenSSL (SHA-1 of the scripts).
+ * An rds is used by one thread at a time. Replies are the caller's: freeReplyObject(). The TLS
+ * settings are process-wide: set once before the first rds_new, then shared by every rds. */
 #ifndef SY_RDS_H
 #define SY_RDS_H
 #include <stddef.h>
@@ -11,7 +13,21 @@
 
 typedef struct rds rds;
 
-/* Parses url; does not connect yet. Returns NULL with the reason in err (bad URL). */
+typedef struct rds_tls_opts {
+    const char *ca_file;     /* PEM CA bundle Redis's certificate must chain to; "": system store */
+    const char *cert_file;   /* PEM client certificate for mutual TLS; "": none */
+    const char *key_file;    /* its PEM private key, unencrypted; given with cert_file */
+    const char *servername;  /* name Redis's certificate must carry, sent as SNI; "": URL's host */
+} rds_tls_opts;
+
+/* Sets the TLS settings of rediss:// connections (copied). Call once, before the first rds_new and
+ * before other threads start; without it, rediss:// uses the system store and no client
+ * certificate. The TLS context is built by the first rds_new of a rediss:// URL and then kept for
+ * the life of the process. */
+void rds_set_tls(const rds_tls_opts *o);
+
+/* Parses url; does not connect yet. Returns NULL with the reason in err (bad URL, or for rediss://
+ * TLS settings that cannot be loaded). */
 rds *rds_new(const char *url, int timeout_ms, char *err, size_t errlen);
 void rds_free(rds *r);
 
@@ -38,5 +54,15 @@ redisReply *rds_read(rds *r);
  * not run; after reading every pending reply, run it again with rds_script, which loads it. */
 int rds_script_append(rds *r, const char *name, int argc, const char **argv, const size_t *lens);
 int rds_noscript(const redisReply *rep);
+
+/* For pipelines fed by several threads: the EVALSHA of an embedded script formatted as a Redis
+ * command (any thread may call it; no connection needed). Returns it (malloc'd, caller frees) and
+ * its length in *len, or NULL for an unknown script. */
+char *rds_script_format(const char *name, int argc, const char **argv, const size_t *lens,
+                        long long *len);
+/* Appends a command formatted as above (read its reply with rds_read). */
+int rds_append_formatted(rds *r, const char *cmd, size_t len);
+/* Loads the embedded script into Redis (after a NOSCRIPT). Returns 0, or -1. */
+int rds_script_load(rds *r, const char *name);
 
 #endif

@@ -4,11 +4,12 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config liblua5.4-dev libhiredis-dev libcurl4-openssl-dev
       libcjson-dev libmicrohttpd-dev libssl-dev redis-server python3 curl)
-# --test: promtool (package prometheus) checks the /metrics output, node runs the JS SDK's tests;
+# --test: promtool (package prometheus) checks the /metrics output, node runs the JS SDK's tests,
+# the openssl CLI makes the certificates of the Redis TLS test;
 # --fuzz: clang and its libFuzzer runtime for tests/fuzz
 for arg in "$@"; do
   case $arg in
-    --test) pkgs+=(prometheus nodejs) ;;
+    --test) pkgs+=(prometheus nodejs openssl) ;;
     --fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
     *) echo "usage: bash tests/deps.sh [--test] [--fuzz]" >&2; exit 2 ;;
   esac

@@ -170,4 +170,33 @@ TEST(test_nul_escape_is_refused_so_strings_are_never_cut_short)
     cJSON_Delete(j);
 }
 
+static const char *raw(const char *text, const char *key, char *out)
+{
+    const char *at;
+    size_t n;
+    cJSON *tree = json_parse(text, strlen(text), err, sizeof err);   /* the contract: valid input */
+    CHECK(tree != NULL);
+    cJSON_Delete(tree);
+    if (json_member_raw(text, strlen(text), key, &at, &n) != 0)
+        return NULL;
+    memcpy(out, at, n);
+    out[n] = '\0';
+    return out;
+}
+
+TEST(test_member_raw_returns_the_value_as_sent)
+{
+    char out[256];
+    const char *t = " { \"topic\" : \"a.b\", \"data\" :\t{\"s\": \"}\\\"]{\", \"n\": [1, {\"x\": 1.50}]} , "
+                    "\"id\": \"e1\"}";
+    CHECK_STR(raw(t, "data", out), "{\"s\": \"}\\\"]{\", \"n\": [1, {\"x\": 1.50}]}");
+    CHECK_STR(raw(t, "topic", out), "\"a.b\"");
+    CHECK_STR(raw(t, "id", out), "\"e1\"");
+    CHECK_STR(raw("{\"a\":1e5,\"b\":true}", "a", out), "1e5");
+    CHECK_STR(raw("{\"a\":-0.0}", "a", out), "-0.0");
+    CHECK(raw(t, "dat", out) == NULL);            /* a prefix of a name is not the name */
+    CHECK(raw("{}", "data", out) == NULL);
+    CHECK(raw("{\"d\\u0061ta\": {}}", "data", out) == NULL);   /* escaped name: use the tree */
+}
+
 CHECK_MAIN
