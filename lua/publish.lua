@@ -1,4 +1,7 @@
--- publish: stores one event and enqueues all its jobs, atomically.
+-- publish: stores one event and enqueues all its jobs, atomically. A job is one stream entry naming
+-- the job, its event and its subscriber; its hash (state, attempts) is created when a worker first
+-- takes it (until then GET /v1/events reads it as pending). A job due later (deliver_at) gets its
+-- hash now and waits in the delayed set.
 -- Every key is ARGV[1] (the prefix) .. a suffix; a prefix like "{sy}" puts them in one Cluster slot.
 -- KEYS: none.
 -- ARGV: prefix, event_id, topic, data_json, published_at_ms, expires_at_ms (0: never),
@@ -15,20 +18,20 @@ end
 local eid, retention, due = ARGV[2], ARGV[8], ARGV[7]
 local delayed = due ~= '0'
 local jobs = {}
-for i = 10, #ARGV, 2 do jobs[#jobs + 1] = ARGV[i] end
+for i = 10, #ARGV, 2 do jobs[#jobs + 1] = ARGV[i] .. ':' .. ARGV[i + 1] end
 local ev = p .. ':ev:' .. eid
 redis.call('HSET', ev, 'topic', ARGV[3], 'data', ARGV[4], 'published_at', ARGV[5],
            'expires_at', ARGV[6], 'jobs', table.concat(jobs, ','))
 redis.call('EXPIRE', ev, retention)
 for i = 10, #ARGV, 2 do
   local jid, sid = ARGV[i], ARGV[i + 1]
-  local jk = p .. ':job:' .. jid
-  redis.call('HSET', jk, 'event', eid, 'sub', sid, 'state', 'pending', 'attempts', '0')
-  redis.call('EXPIRE', jk, retention)
   if delayed then
+    local jk = p .. ':job:' .. jid
+    redis.call('HSET', jk, 'event', eid, 'sub', sid, 'state', 'pending', 'attempts', '0')
+    redis.call('EXPIRE', jk, retention)
     redis.call('ZADD', p .. ':delayed', due, jid)
   else
-    redis.call('XADD', p .. ':jobs', '*', 'j', jid)
+    redis.call('XADD', p .. ':jobs', '*', 'j', jid, 'e', eid, 's', sid, 'a', '0')
   end
 end
 if idem ~= '' then redis.call('SET', p .. ':idem:' .. idem, eid, 'EX', 86400) end

@@ -7,7 +7,8 @@
 -- Reply: 1 if replayed, 0 if the job is not a dead letter.
 local p, jid = ARGV[1], ARGV[2]
 local jk = p .. ':job:' .. jid
-local sid = redis.call('HGET', jk, 'sub')
+local j = redis.call('HMGET', jk, 'sub', 'event')
+local sid = j[1]
 if redis.call('ZREM', p .. ':dead', jid) == 0 or not sid then return 0 end
 redis.call('ZREM', p .. ':dead:' .. sid, jid)
 if redis.call('DEL', p .. ':cb:' .. sid) == 1 then
@@ -21,6 +22,6 @@ local due = tonumber(ARGV[3]) or 0
 if due > 0 then
   redis.call('ZADD', p .. ':delayed', due, jid)
 else
-  redis.call('XADD', p .. ':jobs', '*', 'j', jid)
+  redis.call('XADD', p .. ':jobs', '*', 'j', jid, 'e', j[2], 's', sid, 'a', 0)
 end
 return 1

@@ -1,6 +1,7 @@
 -- settle: records the outcome of one delivery attempt and moves the job on: done, retried later,
 -- dead-lettered, discarded, gone, expired, handed back or parked behind an open circuit. Removes the
 -- stream entry the worker held, frees its in-flight slot, and feeds the subscriber's circuit breaker.
+-- Creates the job's hash if no attempt made it yet.
 -- KEYS: none.
 -- ARGV: prefix, group, entry_id, job_id, subscriber_id, state (delivered | retrying | dead |
 --       discarded | gone | expired | pending: handed back unattempted, at due_ms if > 0 |
@@ -9,11 +10,13 @@
 --       now_ms, last_status, last_error ("" with no attempt_json: keep the previous ones),
 --       retention_s, breaker (ok: the endpoint answered well | fail: it did not | "": no report),
 --       breaker_failures (consecutive failures that open the circuit; 0: never), probe_ms (first
---       wait before probing an open circuit; doubles up to 64 times that).
--- Reply: 1, or 0 if the job no longer exists.
+--       wait before probing an open circuit; doubles up to 64 times that), event_id, leased (1: the
+--       job holds an in-flight slot to free; 0: it took none).
+-- Reply: 1.
 local p, group, entry, jid, sid, state = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local now, retention = tonumber(ARGV[10]), tonumber(ARGV[13])
 local breaker, threshold, probe_ms = ARGV[14], tonumber(ARGV[15]), tonumber(ARGV[16])
+local eid = ARGV[17]
 local cb = p .. ':cb:' .. sid
 if breaker == 'ok' then
   if redis.call('DEL', cb) == 1 then   -- the circuit closes: parked jobs go back on the stream
@@ -35,15 +38,18 @@ elseif breaker == 'fail' and threshold > 0 then
 end
 redis.call('XACK', p .. ':jobs', group, entry)
 redis.call('XDEL', p .. ':jobs', entry)
-redis.call('ZREM', p .. ':inflight:' .. sid, jid)
+if ARGV[18] == '1' then redis.call('ZREM', p .. ':inflight:' .. sid, jid) end
 local jk = p .. ':job:' .. jid
-if redis.call('EXISTS', jk) == 0 then return 0 end
 -- a parked job is still pending for the API; last_error says why it waits
-redis.call('HSET', jk, 'state', state == 'parked' and 'pending' or state, 'attempts', ARGV[7],
-           'updated_at', now)
 if ARGV[8] ~= '' or ARGV[12] ~= '' then
-  redis.call('HSET', jk, 'last_status', ARGV[11], 'last_error', ARGV[12])
+  redis.call('HSET', jk, 'state', state == 'parked' and 'pending' or state, 'attempts', ARGV[7],
+             'updated_at', now, 'event', eid, 'sub', sid, 'last_status', ARGV[11],
+             'last_error', ARGV[12])
+else
+  redis.call('HSET', jk, 'state', state == 'parked' and 'pending' or state, 'attempts', ARGV[7],
+             'updated_at', now, 'event', eid, 'sub', sid)
 end
+redis.call('EXPIRE', jk, retention)
 if ARGV[8] ~= '' then
   redis.call('RPUSH', jk .. ':log', ARGV[8])
   redis.call('EXPIRE', jk .. ':log', retention)
@@ -57,13 +63,12 @@ if state == 'parked' then
 elseif state == 'pending' and tonumber(ARGV[9]) > 0 then
   redis.call('ZADD', p .. ':delayed', tonumber(ARGV[9]), jid)
 elseif state == 'pending' then
-  redis.call('XADD', p .. ':jobs', '*', 'j', jid)
+  redis.call('XADD', p .. ':jobs', '*', 'j', jid, 'e', eid, 's', sid, 'a', ARGV[7])
 elseif state == 'retrying' then
   redis.call('ZADD', p .. ':delayed', tonumber(ARGV[9]), jid)
 elseif state == 'dead' then
   redis.call('HSET', jk, 'dead_at', now)
   redis.call('ZADD', p .. ':dead', now, jid)
   redis.call('ZADD', p .. ':dead:' .. sid, now, jid)
-  redis.call('EXPIRE', jk, retention)
 end
 return 1

@@ -1,8 +1,10 @@
 #include "queue.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "codec.h"
@@ -92,29 +94,6 @@ int queue_setup(rds *r, const char *prefix)
     return ok ? 0 : -1;
 }
 
-/* Appends [id, [field, value, ...]] stream entries whose field "j" names a job. */
-static void collect_entries(redisReply *entries, buf *pairs_argv, size_t *count, char ***ids,
-                            char ***jids)
-{
-    (void)pairs_argv;
-    if (!entries || entries->type != REDIS_REPLY_ARRAY)
-        return;
-    for (size_t i = 0; i < entries->elements; i++) {
-        redisReply *e = entries->element[i];
-        if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 || e->element[1]->type != REDIS_REPLY_ARRAY)
-            continue;
-        redisReply *f = e->element[1];
-        for (size_t k = 0; k + 1 < f->elements; k += 2)
-            if (strcmp(f->element[k]->str, "j") == 0) {
-                *ids = realloc(*ids, (*count + 1) * sizeof **ids);
-                *jids = realloc(*jids, (*count + 1) * sizeof **jids);
-                (*ids)[*count] = strdup(e->element[0]->str);
-                (*jids)[*count] = strdup(f->element[k + 1]->str);
-                (*count)++;
-            }
-    }
-}
-
 static int64_t num(redisReply *x)
 {
     return x && x->type == REDIS_REPLY_STRING ? atoll(x->str) : 0;
@@ -125,13 +104,63 @@ static char *str(redisReply *x)
     return strdup(x && x->type == REDIS_REPLY_STRING ? x->str : "");
 }
 
+/* Appends the jobs of [id, [field, value, ...]] stream entries: j <job> e <event> s <subscriber>
+ * a <attempts>. An entry written before events and subscribers were in it (field j alone) is
+ * completed from the job's hash. */
+static void collect_entries(rds *r, const char *prefix, redisReply *entries, queue_job **jobs,
+                            size_t *count)
+{
+    if (!entries || entries->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = 0; i < entries->elements; i++) {
+        redisReply *e = entries->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 || e->element[1]->type != REDIS_REPLY_ARRAY)
+            continue;
+        redisReply *f = e->element[1];
+        redisReply *jid = NULL, *eid = NULL, *sid = NULL, *att = NULL;
+        for (size_t k = 0; k + 1 < f->elements; k += 2) {
+            const char *name = f->element[k]->str;
+            redisReply *v = f->element[k + 1];
+            if (!name || name[0] == '\0' || name[1] != '\0')
+                continue;
+            if (name[0] == 'j')
+                jid = v;
+            else if (name[0] == 'e')
+                eid = v;
+            else if (name[0] == 's')
+                sid = v;
+            else if (name[0] == 'a')
+                att = v;
+        }
+        if (!jid || jid->type != REDIS_REPLY_STRING)
+            continue;
+        *jobs = realloc(*jobs, (*count + 1) * sizeof **jobs);
+        queue_job *j = &(*jobs)[(*count)++];
+        memset(j, 0, sizeof *j);
+        j->entry = str(e->element[0]);
+        j->job_id = str(jid);
+        if (eid && sid) {
+            j->event_id = str(eid);
+            j->sub_id = str(sid);
+            j->attempts = (int)num(att);
+            continue;
+        }
+        redisReply *h = rds_cmd(r, "HMGET %s:job:%s event sub attempts", prefix, jid->str);
+        int ok = reply_ok(h) && h->type == REDIS_REPLY_ARRAY && h->elements == 3;
+        j->event_id = str(ok ? h->element[0] : NULL);   /* "": admit drops it */
+        j->sub_id = str(ok ? h->element[1] : NULL);
+        j->attempts = ok ? (int)num(h->element[2]) : 0;
+        if (h)
+            freeReplyObject(h);
+    }
+}
+
 int queue_take(rds *r, const char *prefix, const char *consumer, int max, int block_ms,
                int64_t visibility_ms, int reclaim, queue_job **out)
 {
     *out = NULL;
     size_t count = 0;
-    char **ids = NULL, **jids = NULL;
-    int rc = -1;
+    queue_job *jobs = NULL;
     if (reclaim) {
         redisReply *rep = rds_cmd(r, "XAUTOCLAIM %s:jobs %s %s %lld 0-0 COUNT %d", prefix,
                                   QUEUE_GROUP, consumer, (long long)visibility_ms, max);
@@ -142,7 +171,7 @@ int queue_take(rds *r, const char *prefix, const char *consumer, int max, int bl
             return -1;
         }
         if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2)
-            collect_entries(rep->element[1], NULL, &count, &ids, &jids);
+            collect_entries(r, prefix, rep->element[1], &jobs, &count);
         freeReplyObject(rep);
         if (count)
             log_msg(LOG_INFO, "worker.reclaimed", "jobs=%zu", count);
@@ -159,57 +188,17 @@ int queue_take(rds *r, const char *prefix, const char *consumer, int max, int bl
             log_script_error("xreadgroup", rep);
             if (rep)
                 freeReplyObject(rep);
-            goto done;
+            *out = jobs;   /* what XAUTOCLAIM gave us is ours now */
+            return count ? (int)count : -1;
         }
         if (rep->type == REDIS_REPLY_ARRAY)
             for (size_t s = 0; s < rep->elements; s++)
                 if (rep->element[s]->elements == 2)
-                    collect_entries(rep->element[s]->element[1], NULL, &count, &ids, &jids);
+                    collect_entries(r, prefix, rep->element[s]->element[1], &jobs, &count);
         freeReplyObject(rep);
     }
-    rc = 0;
-    if (!count)
-        goto done;
-    size_t argc = 2 + 2 * count;
-    const char **av = malloc(argc * sizeof *av);
-    av[0] = prefix;
-    av[1] = QUEUE_GROUP;
-    for (size_t i = 0; i < count; i++)
-        av[2 + 2 * i] = ids[i], av[3 + 2 * i] = jids[i];
-    redisReply *rep = rds_script(r, "fetch", (int)argc, av, NULL);
-    free(av);
-    if (!rep || rep->type != REDIS_REPLY_ARRAY) {
-        log_script_error("fetch", rep);
-        if (rep)
-            freeReplyObject(rep);
-        rc = -1;   /* the entries stay pending in our name and are reclaimed later */
-        goto done;
-    }
-    queue_job *jobs = calloc(rep->elements + 1, sizeof *jobs);
-    for (size_t i = 0; i < rep->elements; i++) {
-        redisReply *e = rep->element[i];
-        queue_job *j = &jobs[i];
-        j->entry = str(e->element[0]);
-        j->job_id = str(e->element[1]);
-        j->sub_id = str(e->element[2]);
-        j->attempts = (int)num(e->element[3]);
-        j->event_id = str(e->element[4]);
-        j->topic = str(e->element[5]);
-        j->data = str(e->element[6]);
-        j->published_at_ms = num(e->element[7]);
-        j->expires_at_ms = num(e->element[8]);
-    }
-    rc = (int)rep->elements;
     *out = jobs;
-    freeReplyObject(rep);
-done:
-    for (size_t i = 0; i < count; i++) {
-        free(ids[i]);
-        free(jids[i]);
-    }
-    free(ids);
-    free(jids);
-    return rc;
+    return (int)count;
 }
 
 int queue_heartbeat(rds *r, const char *prefix, const char *consumer, char *const *entries,
@@ -250,35 +239,56 @@ int queue_admit(rds *r, const char *prefix, int64_t now_ms, queue_admission *a, 
 {
     if (!n)
         return 0;
-    size_t argc = 2 + 5 * n;
+    size_t argc = 3 + 7 * n;
     const char **av = malloc(argc * sizeof *av);
     char (*nums)[3][24] = malloc(n * sizeof *nums);
     char now[24];
     snprintf(now, sizeof now, "%lld", (long long)now_ms);
     av[0] = prefix;
-    av[1] = now;
+    av[1] = QUEUE_GROUP;
+    av[2] = now;
     for (size_t i = 0; i < n; i++) {
-        snprintf(nums[i][0], 24, "%d", a[i].max_in_flight);
+        snprintf(nums[i][0], 24, "%d", a[i].disabled ? -1 : a[i].max_in_flight);
         snprintf(nums[i][1], 24, "%d", a[i].rate_per_s);
         snprintf(nums[i][2], 24, "%lld", (long long)a[i].lease_ms);
-        const char **v = av + 2 + 5 * i;
-        v[0] = a[i].job->sub_id;
+        const char **v = av + 3 + 7 * i;
+        v[0] = a[i].job->entry;
         v[1] = a[i].job->job_id;
-        v[2] = nums[i][0];
-        v[3] = nums[i][1];
-        v[4] = nums[i][2];
+        v[2] = a[i].job->event_id;
+        v[3] = a[i].job->sub_id;
+        v[4] = nums[i][0];
+        v[5] = nums[i][1];
+        v[6] = nums[i][2];
     }
     redisReply *rep = rds_script(r, "admit", (int)argc, av, NULL);
     free(av);
     free(nums);
     int rc = -1;
-    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == n) {
+    redisReply *verdicts = NULL, *events = NULL;
+    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
+        verdicts = rep->element[0];
+        events = rep->element[1];
+    }
+    if (verdicts && verdicts->type == REDIS_REPLY_ARRAY && verdicts->elements == n &&
+        events->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i < n; i++) {
-            redisReply *e = rep->element[i];
+            redisReply *e = verdicts->element[i];
+            queue_job *j = a[i].job;
             a[i].verdict = (int)e->element[0]->integer;
             a[i].wait_ms = e->element[1]->integer;
             a[i].probe = e->element[2]->type == REDIS_REPLY_STRING &&
                          strcmp(e->element[2]->str, "probe") == 0;
+            j->leased = e->element[4]->integer == 1;
+            long long k = e->element[3]->integer;
+            if (k < 1 || (size_t)k > events->elements)
+                continue;
+            redisReply *ev = events->element[k - 1];
+            free(j->topic);
+            free(j->data);
+            j->topic = str(ev->element[0]);
+            j->data = str(ev->element[1]);
+            j->published_at_ms = num(ev->element[2]);
+            j->expires_at_ms = num(ev->element[3]);
         }
         rc = 0;
     }
@@ -305,7 +315,7 @@ int queue_breaker_state(rds *r, const char *prefix, const char *sub_id, char sta
     return 0;
 }
 
-#define SETTLE_ARGC 16
+#define SETTLE_ARGC 18
 
 typedef struct settle_args {
     char att[16], due[24], now[24], status[16], ret[24], thr[16], probe[24];  /* number texts */
@@ -325,7 +335,8 @@ static void settle_argv(settle_args *a, const char *prefix, int64_t retention_s,
     const char *av[SETTLE_ARGC] = {prefix, QUEUE_GROUP, j->entry, j->job_id, j->sub_id, o->state,
                                    a->att, o->attempt_json ? o->attempt_json : "", a->due, a->now,
                                    a->status, o->last_error ? o->last_error : "", a->ret,
-                                   o->breaker ? o->breaker : "", a->thr, a->probe};
+                                   o->breaker ? o->breaker : "", a->thr, a->probe, j->event_id,
+                                   j->leased ? "1" : "0"};
     memcpy(a->av, av, sizeof av);
 }
 
@@ -373,6 +384,175 @@ size_t queue_settle_many(rds *r, const char *prefix, int64_t retention_s, const 
     return ok;
 }
 
+typedef struct settle_item {    /* an outcome waiting for Redis */
+    queue_job job;               /* owned */
+    queue_outcome o;             /* its strings owned */
+    struct settle_item *next;    /* oldest first */
+} settle_item;
+
+struct queue_settler {
+    pthread_t thread;            /* runs settler_main */
+    pthread_mutex_t mu;          /* guards incoming, nincoming, stopping */
+    pthread_cond_t cv;           /* signalled on add and stop */
+    settle_item *incoming;       /* handed over, not yet taken by the thread, oldest first */
+    settle_item **incoming_tail; /* where the next one is linked */
+    int stopping;                /* 1: record what is left, then end */
+    int64_t stop_by_ms;          /* monotonic ms: give up on Redis after this */
+    size_t dropped;              /* outcomes left unrecorded at the end */
+    rds *r;                      /* the thread's connection */
+    char *prefix;                /* key prefix, owned */
+    int64_t retention_s;         /* as queue_settle */
+    queue_breaker breaker;       /* as queue_settle */
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *dup_str(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static void settle_item_free(settle_item *it)
+{
+    queue_job_free(&it->job);
+    free((char *)it->o.state);
+    free((char *)it->o.attempt_json);
+    free((char *)it->o.last_error);
+    free((char *)it->o.breaker);
+    free(it);
+}
+
+/* Records the items in one pipelined round trip; returns those Redis did not take, in order. */
+static settle_item *settle_items(queue_settler *s, settle_item *list)
+{
+    size_t n = 0;
+    for (settle_item *it = list; it; it = it->next)
+        n++;
+    const queue_job **jobs = malloc(n * sizeof *jobs);
+    queue_outcome *o = malloc(n * sizeof *o);
+    int *done = malloc(n * sizeof *done);
+    size_t i = 0;
+    for (settle_item *it = list; it; it = it->next, i++)
+        jobs[i] = &it->job, o[i] = it->o;
+    queue_settle_many(s->r, s->prefix, s->retention_s, &s->breaker, jobs, o, n, done);
+    settle_item *left = NULL, **tail = &left;
+    i = 0;
+    for (settle_item *it = list, *next; it; it = next, i++) {
+        next = it->next;
+        if (done[i]) {
+            settle_item_free(it);
+        } else {
+            it->next = NULL;
+            *tail = it;
+            tail = &it->next;
+        }
+    }
+    free(jobs);
+    free(o);
+    free(done);
+    return left;
+}
+
+static void *settler_main(void *arg)
+{
+    queue_settler *s = arg;
+    settle_item *left = NULL;   /* what Redis did not take yet, oldest first */
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (!s->incoming && !s->stopping && !left)
+            pthread_cond_wait(&s->cv, &s->mu);
+        settle_item *batch = s->incoming;
+        s->incoming = NULL;
+        s->incoming_tail = &s->incoming;
+        int stopping = s->stopping;
+        pthread_mutex_unlock(&s->mu);
+        settle_item **tail = &left;
+        while (*tail)
+            tail = &(*tail)->next;
+        *tail = batch;
+        if (left && rds_ensure(s->r) == 0)
+            left = settle_items(s, left);
+        if (!left && stopping)
+            break;
+        if (left) {   /* Redis is away: try again in a moment, or give up when stopping */
+            if (stopping && mono_ms() > s->stop_by_ms)
+                break;
+            struct timespec ts = {0, 100 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    for (settle_item *it = left, *next; it; it = next) {
+        next = it->next;
+        settle_item_free(it);
+        s->dropped++;
+    }
+    return NULL;
+}
+
+queue_settler *queue_settler_start(const char *url, const char *prefix, int64_t retention_s,
+                                   const queue_breaker *b, char *err, size_t errlen)
+{
+    queue_settler *s = calloc(1, sizeof *s);
+    s->r = rds_new(url, 5000, err, errlen);
+    if (!s->r) {
+        free(s);
+        return NULL;
+    }
+    s->prefix = strdup(prefix);
+    s->retention_s = retention_s;
+    s->breaker = *b;
+    s->incoming_tail = &s->incoming;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (pthread_create(&s->thread, NULL, settler_main, s) != 0) {
+        snprintf(err, errlen, "cannot start the settle thread");
+        rds_free(s->r);
+        free(s->prefix);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void queue_settler_add(queue_settler *s, queue_job *j, const queue_outcome *o)
+{
+    settle_item *it = calloc(1, sizeof *it);
+    it->job = *j;
+    memset(j, 0, sizeof *j);
+    it->o = *o;
+    it->o.state = dup_str(o->state);
+    it->o.attempt_json = dup_str(o->attempt_json);
+    it->o.last_error = dup_str(o->last_error);
+    it->o.breaker = dup_str(o->breaker);
+    pthread_mutex_lock(&s->mu);
+    *s->incoming_tail = it;
+    s->incoming_tail = &it->next;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+size_t queue_settler_stop(queue_settler *s, int wait_ms)
+{
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    s->stop_by_ms = mono_ms() + wait_ms;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    size_t dropped = s->dropped;
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    rds_free(s->r);
+    free(s->prefix);
+    free(s);
+    return dropped;
+}
+
 static cJSON *time_or_null(int64_t ms)
 {
     if (ms <= 0)
@@ -404,7 +584,12 @@ cJSON *queue_event_json(rds *r, const char *prefix, const char *event_id, int *f
     char *list = strdup(ev->element[2]->type == REDIS_REPLY_STRING ? ev->element[2]->str : "");
     freeReplyObject(ev);
     char *save = NULL;
+    /* "job:subscriber" pairs (an event stored by an older version lists job ids alone); a job
+     * without a hash has not been taken yet: pending */
     for (char *jid = strtok_r(list, ",", &save); jid; jid = strtok_r(NULL, ",", &save)) {
+        char *sid = strchr(jid, ':');
+        if (sid)
+            *sid++ = '\0';
         redisReply *j = rds_cmd(r, "HMGET %s:job:%s sub state", prefix, jid);
         redisReply *log = rds_cmd(r, "LRANGE %s:job:%s:log 0 -1", prefix, jid);
         if (!reply_ok(j) || !reply_ok(log)) {
@@ -418,8 +603,9 @@ cJSON *queue_event_json(rds *r, const char *prefix, const char *event_id, int *f
         }
         cJSON *jo = cJSON_CreateObject();
         cJSON_AddStringToObject(jo, "job_id", jid);
-        cJSON_AddStringToObject(jo, "subscriber_id", j->element[0]->str ? j->element[0]->str : "");
-        cJSON_AddStringToObject(jo, "state", j->element[1]->str ? j->element[1]->str : "expired");
+        cJSON_AddStringToObject(jo, "subscriber_id",
+                                j->element[0]->str ? j->element[0]->str : sid ? sid : "");
+        cJSON_AddStringToObject(jo, "state", j->element[1]->str ? j->element[1]->str : "pending");
         cJSON *atts = cJSON_AddArrayToObject(jo, "attempts");
         for (size_t i = 0; i < log->elements; i++) {
             cJSON *a = cJSON_ParseWithLength(log->element[i]->str, log->element[i]->len);

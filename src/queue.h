@@ -1,12 +1,15 @@
 /* queue — every Redis operation on events and jobs: enqueue an event's jobs, take jobs for a worker,
  * settle attempts, promote delayed jobs, reclaim jobs of dead workers, read event history and dead
- * letters. Multi-key writes go through the scripts in lua/.
- * Calls: rds, codec, buf, cJSON, log.
- * Keys (P = prefix): P:jobs (stream, group "workers"), P:delayed (zset job -> due ms), P:dead and
- * P:dead:<sub> (zset job -> dead_at ms), P:ev:<event> (hash), P:job:<job> (hash), P:job:<job>:log
- * (list of attempt JSON), P:idem:<key> (string, 24 h), P:inflight:<sub> (zset job -> lease end),
- * P:rate:<sub> (token bucket), P:cb:<sub> (circuit), P:cb:probes (zset sub -> probe time),
- * P:parked:<sub> (zset job -> parked at), P:unpark (set of subs whose parked jobs go back). */
+ * letters. Multi-key writes go through the scripts in lua/. A settler records outcomes from a
+ * thread of its own, so a worker's deliveries need not wait for Redis to take them.
+ * Calls: rds, codec, buf, cJSON, log, pthread.
+ * Keys (P = prefix): P:jobs (stream, group "workers"; an entry is j <job> e <event> s <subscriber>
+ * a <attempts so far>), P:delayed (zset job -> due ms), P:dead and P:dead:<sub> (zset job ->
+ * dead_at ms), P:ev:<event> (hash; "jobs" lists job:subscriber pairs), P:job:<job> (hash, made at
+ * the job's first attempt or settle; missing = pending), P:job:<job>:log (list of attempt JSON),
+ * P:idem:<key> (string, 24 h), P:inflight:<sub> (zset job -> lease end), P:rate:<sub> (token
+ * bucket), P:cb:<sub> (circuit), P:cb:probes (zset sub -> probe time), P:parked:<sub> (zset job
+ * -> parked at), P:unpark (set of subs whose parked jobs go back). */
 #ifndef SY_QUEUE_H
 #define SY_QUEUE_H
 #include <stddef.h>
@@ -48,10 +51,11 @@ typedef struct queue_job {
     char *sub_id;              /* subscriber id */
     int attempts;              /* attempts made before this one */
     char *event_id;            /* event id */
-    char *topic;               /* event topic */
-    char *data;                /* event data JSON */
-    int64_t published_at_ms;   /* epoch ms */
-    int64_t expires_at_ms;     /* epoch ms, 0 = never */
+    char *topic;               /* event topic; NULL until queue_admit loads the event */
+    char *data;                /* event data JSON; NULL until queue_admit */
+    int64_t published_at_ms;   /* epoch ms (queue_admit) */
+    int64_t expires_at_ms;     /* epoch ms, 0 = never (queue_admit) */
+    int leased;                /* 1: admission took an in-flight slot, which settle frees */
 } queue_job;
 
 void queue_job_free(queue_job *j);
@@ -59,8 +63,9 @@ void queue_job_free(queue_job *j);
 /* Creates the consumer group if missing. Returns 0 or -1. */
 int queue_setup(rds *r, const char *prefix);
 /* Takes up to max new jobs for consumer (blocking up to block_ms when block_ms > 0; 0 = don't
- * block), plus up to max jobs idle for visibility_ms in other consumers. Fills *out (malloc'd array,
- * caller frees each with queue_job_free and the array with free). Returns the count or -1. */
+ * block), plus up to max jobs idle for visibility_ms in other consumers: their ids and attempts,
+ * read from the stream alone (queue_admit loads their events). Fills *out (malloc'd array, caller
+ * frees each with queue_job_free and the array with free). Returns the count or -1. */
 int queue_take(rds *r, const char *prefix, const char *consumer, int max, int block_ms,
                int64_t visibility_ms, int reclaim, queue_job **out);
 /* Resets the idle time of entries this consumer holds, so they are not reclaimed while alive. */
@@ -85,18 +90,28 @@ typedef struct queue_breaker {
     int64_t probe_ms;          /* first wait before probing an open circuit, ms (doubles, to 64x) */
 } queue_breaker;
 
+enum {
+    QUEUE_WAIT = 0,            /* over a limit: ask again after wait_ms */
+    QUEUE_ATTEMPT = 1,         /* attempt now */
+    QUEUE_PARK = 2,            /* the subscriber's circuit is open: park the job */
+    QUEUE_EXPIRED = 3,         /* the event's ttl ran out: settle the job as expired */
+    QUEUE_DROPPED = 4,         /* the event is gone (retention): entry removed, nothing to settle */
+};
+
 typedef struct queue_admission {
-    const queue_job *job;      /* the job asking */
+    queue_job *job;            /* the job asking; queue_admit fills its event fields */
     int max_in_flight;         /* its subscriber's limit, 0 = none */
     int rate_per_s;            /* its subscriber's limit, 0 = none */
     int64_t lease_ms;          /* how long an in-flight slot (or a probe) is held at most */
-    int verdict;               /* out: 1 attempt now, 0 wait wait_ms, 2 park (circuit open) */
-    int64_t wait_ms;           /* out: with verdict 0 */
+    int disabled;              /* 1: the subscriber is disabled: check the event, admit nothing */
+    int verdict;               /* out: QUEUE_* (QUEUE_WAIT for a disabled subscriber's live job) */
+    int64_t wait_ms;           /* out: with QUEUE_WAIT */
     int probe;                 /* out: 1 if this attempt probes an open circuit */
 } queue_admission;
 
-/* Decides for n jobs at once (one round trip) whether each may be attempted now, under its
- * subscriber's circuit breaker, max_in_flight and rate limit, counted across all workers. Slots are
+/* Loads the events of n jobs just taken (each event once) into them and decides at once (one round
+ * trip) whether each may be attempted now, under its subscriber's circuit breaker, max_in_flight
+ * and rate limit, counted across all workers; an admitted job is marked delivering. Slots are
  * released by queue_settle. Returns 0, or -1 when Redis failed (verdicts untouched). */
 int queue_admit(rds *r, const char *prefix, int64_t now_ms, queue_admission *a, size_t n);
 
@@ -107,6 +122,20 @@ int queue_settle(rds *r, const char *prefix, int64_t retention_s, const queue_br
  * Returns how many it took. */
 size_t queue_settle_many(rds *r, const char *prefix, int64_t retention_s, const queue_breaker *b,
                          const queue_job *const *jobs, const queue_outcome *o, size_t n, int *done);
+typedef struct queue_settler queue_settler;
+/* Starts a thread with its own Redis connection (url) that records the outcomes handed to it
+ * (queue_settle_many, one pipelined round trip for all that are waiting), retrying while Redis is
+ * away. b is copied. NULL with the reason in err. */
+queue_settler *queue_settler_start(const char *url, const char *prefix, int64_t retention_s,
+                                   const queue_breaker *b, char *err, size_t errlen);
+/* Hands over the outcome o of job j: takes the job's strings (zeroes *j) and copies o's. Until
+ * Redis has the outcome, the job's stream entry stays pending in the worker's name. */
+void queue_settler_add(queue_settler *s, queue_job *j, const queue_outcome *o);
+/* Records what is left, trying for up to wait_ms while Redis is away, stops the thread and frees
+ * s. Returns how many outcomes could not be recorded (their jobs are taken again after the
+ * visibility timeout). */
+size_t queue_settler_stop(queue_settler *s, int wait_ms);
+
 /* Circuit state of a subscriber: "closed", "open" or "half_open"; *failures and *probe_at_ms
  * (epoch ms) filled when not closed. -1 on Redis failure. */
 int queue_breaker_state(rds *r, const char *prefix, const char *sub_id, char state[16],

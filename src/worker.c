@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "codec.h"
 #include "deliver.h"
 #include "http.h"
@@ -43,19 +44,6 @@ typedef struct transfer {
     struct transfer *next;       /* in the worker's list */
 } transfer;
 
-typedef struct pending_outcome {   /* an outcome not yet recorded in Redis */
-    queue_job job;               /* owned */
-    char state[16];              /* queue_outcome.state */
-    int attempts;                /* attempts made */
-    char *attempt_json;          /* owned */
-    int64_t due_ms;              /* retrying: epoch ms */
-    int64_t now_ms;              /* when it happened, epoch ms */
-    int status;                  /* HTTP status or 0 */
-    char *error;                 /* owned */
-    char breaker[8];             /* queue_outcome.breaker */
-    struct pending_outcome *next;
-} pending_outcome;
-
 typedef struct waiting {       /* admitted, but its subscriber holds its fair share of this worker */
     queue_job job;               /* owned */
     reg_snapshot *snap;          /* one reference, keeps sub alive */
@@ -64,6 +52,19 @@ typedef struct waiting {       /* admitted, but its subscriber holds its fair sh
     struct waiting *next;
 } waiting;
 
+typedef struct held_job {      /* taken, not yet admitted: its subscriber is at its share here */
+    queue_job job;               /* owned; its stream entry stays pending in our name */
+    struct held_job *next;       /* next of the same subscriber, oldest first */
+} held_job;
+
+typedef struct hold_queue {    /* one subscriber's held jobs */
+    char *sub_id;                /* owned */
+    held_job *head;              /* oldest */
+    held_job **tail;             /* where the next one is linked */
+    int n;                       /* jobs in the queue */
+    struct hold_queue *next;     /* in the worker's list */
+} hold_queue;
+
 typedef struct worker {
     const config *cfg;           /* settings */
     rds *r;                      /* the worker's Redis connection */
@@ -71,11 +72,8 @@ typedef struct worker {
     CURLM *multi;                /* all transfers */
     transfer *inflight;          /* list of transfers under way */
     int ninflight;               /* entries in inflight */
-    pending_outcome *unsettled;    /* outcomes not yet recorded, oldest first */
-    pending_outcome **unsettled_tail; /* where the next one is linked */
-    size_t nunsettled;           /* entries in unsettled */
+    queue_settler *settler;      /* records outcomes, on its own thread and connection */
     char consumer[128];          /* stream consumer name: host-pid-random */
-    queue_breaker breaker;       /* circuit breaker settings */
     int fair_share;              /* most deliveries one subscriber may hold in this worker */
     waiting *waiting;            /* admitted jobs waiting for their subscriber's share, in memory */
     struct {
@@ -84,6 +82,12 @@ typedef struct worker {
     } proven[PROVEN_MAX];        /* see proven() */
     int nproven;                 /* entries used */
     int nwaiting;                /* entries in waiting */
+    CURL **idle;                 /* easy handles of finished transfers, for the next ones */
+    int nidle;                   /* entries in idle (at most concurrency) */
+    char *data_event;            /* event whose data is parsed in data, or NULL */
+    cJSON *data;                 /* that event's data: jobs of one event come together */
+    hold_queue *holds;           /* jobs of unproven or slow subscribers over their share */
+    int nheld;                   /* jobs in holds */
 } worker;
 
 static volatile sig_atomic_t stopping;
@@ -108,92 +112,37 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* {"at","status","latency_ms","error"}, written directly: one per attempt, so it stays cheap. */
 static char *attempt_json(int64_t at_ms, int status, int64_t latency_ms, const char *error)
 {
-    cJSON *o = cJSON_CreateObject();
     char t[32];
     codec_time_format(at_ms, t);
-    cJSON_AddStringToObject(o, "at", t);
+    buf b = BUF_INIT;
+    buf_printf(&b, "{\"at\":\"%s\",\"status\":", t);
     if (status)
-        cJSON_AddNumberToObject(o, "status", status);
+        buf_printf(&b, "%d", status);
     else
-        cJSON_AddNullToObject(o, "status");
-    cJSON_AddNumberToObject(o, "latency_ms", (double)latency_ms);
+        buf_puts(&b, "null");
+    buf_printf(&b, ",\"latency_ms\":%lld,\"error\":", (long long)latency_ms);
     if (error && *error)
-        cJSON_AddStringToObject(o, "error", error);
+        buf_json_str(&b, error, strlen(error));
     else
-        cJSON_AddNullToObject(o, "error");
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return s;
+        buf_puts(&b, "null");
+    buf_putc(&b, '}');
+    return buf_take(&b);
 }
 
-/* Queues an outcome to be recorded by the next flush_unsettled (one pipelined round trip for all
- * of them). Until Redis has it, the job stays pending in our name, so nothing is lost if we die.
- * Takes ownership of job and att_json. */
+/* Hands an outcome to the settler, which records it while this thread goes on delivering. Until
+ * Redis has it, the job stays pending in our name, so nothing is lost if we die. Takes ownership of
+ * job and att_json. */
 static void settle(worker *w, queue_job *job, const char *state, int attempts, char *att_json,
                    int64_t due_ms, int status, const char *error, const char *breaker)
 {
-    pending_outcome *u = calloc(1, sizeof *u);
-    u->job = *job;
-    memset(job, 0, sizeof *job);
-    snprintf(u->state, sizeof u->state, "%s", state);
-    u->attempts = attempts;
-    u->attempt_json = att_json;
-    u->due_ms = due_ms;
-    u->now_ms = wall_ms();
-    u->status = status;
-    u->error = strdup(error ? error : "");
-    snprintf(u->breaker, sizeof u->breaker, "%s", breaker);
-    if (!w->unsettled_tail)
-        w->unsettled_tail = &w->unsettled;
-    *w->unsettled_tail = u;
-    w->unsettled_tail = &u->next;
-    w->nunsettled++;
-}
-
-static void outcome_free(pending_outcome *u)
-{
-    queue_job_free(&u->job);
-    free(u->attempt_json);
-    free(u->error);
-    free(u);
-}
-
-/* Records every queued outcome Redis will take now; keeps the others for the next call. */
-static void flush_unsettled(worker *w)
-{
-    size_t n = w->nunsettled;
-    if (!n)
-        return;
-    const queue_job **jobs = malloc(n * sizeof *jobs);
-    queue_outcome *o = malloc(n * sizeof *o);
-    int *done = malloc(n * sizeof *done);
-    size_t i = 0;
-    for (pending_outcome *u = w->unsettled; u; u = u->next, i++) {
-        jobs[i] = &u->job;
-        o[i] = (queue_outcome){.state = u->state, .attempts = u->attempts,
-                               .attempt_json = u->attempt_json, .due_ms = u->due_ms,
-                               .now_ms = u->now_ms, .last_status = u->status,
-                               .last_error = u->error, .breaker = u->breaker};
-    }
-    queue_settle_many(w->r, w->cfg->prefix, w->cfg->retention_s, &w->breaker, jobs, o, n, done);
-    pending_outcome **pp = &w->unsettled;
-    i = 0;
-    while (*pp) {
-        pending_outcome *u = *pp;
-        if (done[i++]) {
-            *pp = u->next;
-            outcome_free(u);
-            w->nunsettled--;
-        } else {
-            pp = &u->next;
-        }
-    }
-    w->unsettled_tail = pp;
-    free(jobs);
-    free(o);
-    free(done);
+    queue_outcome o = {.state = state, .attempts = attempts, .attempt_json = att_json,
+                       .due_ms = due_ms, .now_ms = wall_ms(), .last_status = status,
+                       .last_error = error ? error : "", .breaker = breaker};
+    queue_settler_add(w->settler, job, &o);
+    free(att_json);
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -237,9 +186,12 @@ static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_soc
     return socket(a->family, a->socktype, a->protocol);
 }
 
-static void transfer_free(transfer *t)
+/* Frees t; its easy handle is kept for the next transfer (curl_easy_reset there). */
+static void transfer_free(worker *w, transfer *t)
 {
-    if (t->easy)
+    if (t->easy && w->nidle < (int)w->cfg->concurrency)
+        w->idle[w->nidle++] = t->easy;
+    else if (t->easy)
         curl_easy_cleanup(t->easy);
     curl_slist_free_all(t->headers);
     deliver_request_free(&t->req);
@@ -277,23 +229,14 @@ static reg_snapshot *snapshot_for(worker *w, const queue_job *jobs, int n)
     return snap;
 }
 
-/* Settles jobs that cannot be attempted at all. Returns 1 if it took the job. */
-static int settle_unattemptable(worker *w, queue_job *job, const subscriber *sub, int64_t now)
+/* Settles a job whose subscriber was deleted. Returns 1 if it took the job. (A disabled
+ * subscriber's jobs go to queue_admit, which finds those whose ttl ran out and admits none.) */
+static int settle_unattemptable(worker *w, queue_job *job, const subscriber *sub)
 {
     if (!sub) {
         log_attempt(job, job->attempts, 0, 0, "discarded", "subscriber was deleted");
         metrics_inc(M_DELIVER_DISCARDED, 1);
         settle(w, job, "discarded", job->attempts, NULL, 0, 0, "subscriber was deleted", "");
-        return 1;
-    }
-    if (job->expires_at_ms && now > job->expires_at_ms) {
-        log_attempt(job, job->attempts, 0, 0, "expired", "ttl ran out before delivery");
-        metrics_inc(M_DELIVER_EXPIRED, 1);
-        settle(w, job, "expired", job->attempts, NULL, 0, 0, "ttl ran out before delivery", "");
-        return 1;
-    }
-    if (!sub->enabled) {   /* held, not dropped: re-enabling the subscriber resumes delivery */
-        settle(w, job, "pending", job->attempts, NULL, now + 30000, 0, "subscriber is disabled", "");
         return 1;
     }
     return 0;
@@ -328,21 +271,82 @@ static int proven(worker *w, const char *sub_id, int mark)
 /* How many of this worker's slots the subscriber may use now, and how many it uses (*held). A
  * quarter of them once its endpoint has answered fast; a sixteenth before that (slow start, so an
  * endpoint that hangs from the start holds few slots until its timeout) and while one of its
- * deliveries has run longer than SLOW_MS. Only a proven subscriber's excess jobs wait in memory; the
- * others wait in Redis (*slow: for half the subscriber's timeout, to keep the churn low). */
-static int share_for(worker *w, const char *sub_id, int *held, int *slow)
+ * deliveries has run longer than SLOW_MS (*limited = 1 in both cases). */
+static int share_for(worker *w, const char *sub_id, int *held, int *limited)
 {
     int64_t now = mono_ns();
-    int n = 0;
-    *slow = 0;
+    int n = 0, slow = 0;
     for (const transfer *t = w->inflight; t; t = t->next)
         if (strcmp(t->job.sub_id, sub_id) == 0) {
             n++;
-            *slow |= now - t->started_ns > (int64_t)SLOW_MS * 1000000;
+            slow |= now - t->started_ns > (int64_t)SLOW_MS * 1000000;
         }
     *held = n;
+    *limited = slow || !proven(w, sub_id, 0);
     int small = w->fair_share / 4 > 2 ? w->fair_share / 4 : 2;
-    return *slow || !proven(w, sub_id, 0) ? small : w->fair_share;
+    return *limited ? small : w->fair_share;
+}
+
+#define HELD_PER_SLOT 64   /* jobs held in memory per slot of concurrency, at most */
+
+static hold_queue *hold_find(worker *w, const char *sub_id)
+{
+    for (hold_queue *q = w->holds; q; q = q->next)
+        if (strcmp(q->sub_id, sub_id) == 0)
+            return q;
+    return NULL;
+}
+
+/* Whether a job just taken waits in memory, unadmitted, for its subscriber's share: when the
+ * subscriber has jobs held already (they go first), or when it is unproven or slow and its share
+ * is taken by its deliveries here and by its n_adm admissions of this batch. A proven subscriber's
+ * excess is admitted and waits briefly instead (start_waiting). */
+static int must_hold(worker *w, const char *sub_id, const queue_admission *adm, size_t n_adm)
+{
+    if (hold_find(w, sub_id))
+        return 1;
+    int used, limited;
+    int share = share_for(w, sub_id, &used, &limited);
+    if (!limited)
+        return 0;
+    for (size_t a = 0; a < n_adm; a++)
+        used += strcmp(adm[a].job->sub_id, sub_id) == 0;
+    return used >= share;
+}
+
+/* Keeps a job in memory (its stream entry pending in our name, heart-beaten) until start_held
+ * admits it. Nothing changes in Redis, so a slow endpoint's backlog costs no round trips while it
+ * waits. Takes the job. */
+static void hold(worker *w, queue_job *job)
+{
+    hold_queue *q = hold_find(w, job->sub_id);
+    if (!q) {
+        q = calloc(1, sizeof *q);
+        q->sub_id = strdup(job->sub_id);
+        q->tail = &q->head;
+        q->next = w->holds;
+        w->holds = q;
+    }
+    held_job *h = calloc(1, sizeof *h);
+    h->job = *job;
+    memset(job, 0, sizeof *job);
+    *q->tail = h;
+    q->tail = &h->next;
+    q->n++;
+    w->nheld++;
+}
+
+/* Moves the oldest held job of q into *out. */
+static void unhold(worker *w, hold_queue *q, queue_job *out)
+{
+    held_job *h = q->head;
+    q->head = h->next;
+    if (!q->head)
+        q->tail = &q->head;
+    *out = h->job;
+    free(h);
+    q->n--;
+    w->nheld--;
 }
 
 static uint32_t jitter_ms(uint32_t range)
@@ -354,9 +358,10 @@ static uint32_t jitter_ms(uint32_t range)
 
 static void begin(worker *w, queue_job *job, reg_snapshot *snap, const subscriber *sub, int64_t now);
 
-/* Starts what may start of the jobs just taken; the rest wait (in the delayed set), park (behind
- * an open circuit) or end. Takes every job. */
-static void start_batch(worker *w, queue_job *jobs, int n)
+/* Starts what may start of the jobs just taken (or, released = 1, just released from the held
+ * ones); the rest are held or wait (in memory or the delayed set), park (behind an open circuit)
+ * or end. Takes every job. */
+static void start_batch(worker *w, queue_job *jobs, int n, int released)
 {
     reg_snapshot *snap = snapshot_for(w, jobs, n);
     const subscriber **subs = calloc((size_t)n + 1, sizeof *subs);
@@ -366,31 +371,50 @@ static void start_batch(worker *w, queue_job *jobs, int n)
     for (int k = 0; k < n; k++) {
         long i = reg_find(snap, jobs[k].sub_id);
         subs[k] = i < 0 ? NULL : &snap->subs[i];
-        if (settle_unattemptable(w, &jobs[k], subs[k], now)) {
+        if (settle_unattemptable(w, &jobs[k], subs[k])) {
+            subs[k] = NULL;
+            continue;
+        }
+        if (subs[k]->enabled && !released && must_hold(w, jobs[k].sub_id, adm, nadm)) {
+            if (w->nheld < HELD_PER_SLOT * (int)w->cfg->concurrency)
+                hold(w, &jobs[k]);
+            else   /* memory is full of slow endpoints' jobs: this one waits in Redis a while */
+                settle(w, &jobs[k], "pending", jobs[k].attempts, NULL,
+                       now + subs[k]->timeout_ms + jitter_ms(1000), 0, "", "");
             subs[k] = NULL;
             continue;
         }
         adm[nadm++] = (queue_admission){.job = &jobs[k], .max_in_flight = subs[k]->max_in_flight,
                                         .rate_per_s = subs[k]->rate_limit_per_s,
-                                        .lease_ms = (int64_t)subs[k]->timeout_ms + 5000};
+                                        .lease_ms = (int64_t)subs[k]->timeout_ms + 5000,
+                                        .disabled = !subs[k]->enabled};
     }
     if (nadm && queue_admit(w->r, w->cfg->prefix, now, adm, nadm) != 0)
         for (size_t a = 0; a < nadm; a++)   /* Redis failed: try these again in a second */
-            adm[a].verdict = 0, adm[a].wait_ms = 1000;
-    int held, share, slow;
+            adm[a].verdict = QUEUE_WAIT, adm[a].wait_ms = 1000;
+    int held, share, limited;
     for (size_t a = 0, k = 0; a < nadm; a++) {
-        queue_job *job = (queue_job *)adm[a].job;
+        queue_job *job = adm[a].job;
         while (&jobs[k] != job)
             k++;
-        if (adm[a].verdict == 2) {
+        if (adm[a].verdict == QUEUE_DROPPED) {
+            continue;   /* its event is gone; Redis has removed the entry */
+        } else if (adm[a].verdict == QUEUE_EXPIRED) {
+            log_attempt(job, job->attempts, 0, 0, "expired", "ttl ran out before delivery");
+            metrics_inc(M_DELIVER_EXPIRED, 1);
+            settle(w, job, "expired", job->attempts, NULL, 0, 0, "ttl ran out before delivery", "");
+        } else if (adm[a].verdict == QUEUE_PARK) {
             settle(w, job, "parked", job->attempts, NULL, 0, 0, "circuit open: waiting for a probe",
                    "");
-        } else if (adm[a].verdict == 0) {
+        } else if (adm[a].verdict == QUEUE_WAIT && adm[a].disabled) {
+            /* held, not dropped: re-enabling the subscriber resumes delivery */
+            settle(w, job, "pending", job->attempts, NULL, now + 30000, 0, "subscriber is disabled",
+                   "");
+        } else if (adm[a].verdict == QUEUE_WAIT) {
             settle(w, job, "pending", job->attempts, NULL, now + adm[a].wait_ms + jitter_ms(50), 0,
                    "", "");
-        } else if (!adm[a].probe && (share = share_for(w, job->sub_id, &held, &slow)) <= held) {
-            if (share == w->fair_share &&
-                w->nwaiting < (int)w->cfg->concurrency - w->fair_share) {
+        } else if (!adm[a].probe && (share = share_for(w, job->sub_id, &held, &limited)) <= held) {
+            if (!limited && w->nwaiting < (int)w->cfg->concurrency - w->fair_share) {
                 /* over its share: wait here for one of its own slots (start_waiting) */
                 waiting *q = calloc(1, sizeof *q);
                 q->job = *job;
@@ -402,10 +426,9 @@ static void start_batch(worker *w, queue_job *jobs, int n)
                 q->next = w->waiting;
                 w->waiting = q;
                 w->nwaiting++;
-            } else {   /* an unproven or slow endpoint's jobs wait in Redis */
-                int64_t wait = slow ? subs[k]->timeout_ms / 2 + jitter_ms(1000)
-                                    : 200 + jitter_ms(200);
-                settle(w, job, "pending", job->attempts, NULL, now + wait, 0, "", "");
+            } else {   /* rare: the waiting list is full, or the endpoint turned slow */
+                settle(w, job, "pending", job->attempts, NULL, now + 200 + jitter_ms(200), 0, "",
+                       "");
             }
         } else {
             if (adm[a].probe)
@@ -428,22 +451,27 @@ static void begin(worker *w, queue_job *job, reg_snapshot *snap, const subscribe
     memset(job, 0, sizeof *job);
     t->snap = snap;
     t->sub = sub;
-    cJSON *data = cJSON_Parse(t->job.data);
+    if (!w->data_event || strcmp(w->data_event, t->job.event_id) != 0) {
+        cJSON_Delete(w->data);
+        free(w->data_event);
+        w->data = cJSON_Parse(t->job.data);
+        w->data_event = strdup(t->job.event_id);
+    }
     deliver_job dj = {.job_id = t->job.job_id, .event_id = t->job.event_id,
                       .topic = t->job.topic, .published_at_ms = t->job.published_at_ms,
-                      .attempt = t->job.attempts + 1, .data = data};
+                      .attempt = t->job.attempts + 1, .data = w->data};
     char err[256];
     int rc = deliver_build(sub, &dj, now / 1000, &t->req, err, sizeof err);
-    cJSON_Delete(data);
     if (rc != 0) {   /* permanent: no attempt can succeed until the subscriber or event changes */
         int attempts = t->job.attempts + 1;
         log_attempt(&t->job, attempts, 0, 0, "dead", err);
         metrics_inc(M_DELIVER_DEAD, 1);
         settle(w, &t->job, "dead", attempts, attempt_json(now, 0, 0, err), 0, 0, err, "");
-        transfer_free(t);
+        transfer_free(w, t);
         return;
     }
-    CURL *e = curl_easy_init();
+    CURL *e = w->nidle ? w->idle[--w->nidle] : curl_easy_init();
+    curl_easy_reset(e);
     t->easy = e;
     for (size_t k = 0; k < t->req.nheaders; k++)
         t->headers = curl_slist_append(t->headers, t->req.headers[k]);
@@ -488,8 +516,8 @@ static void start_waiting(worker *w)
     int64_t now = wall_ms();
     for (waiting **pp = &w->waiting; *pp;) {
         waiting *q = *pp;
-        int held, slow;
-        int share = share_for(w, q->job.sub_id, &held, &slow);
+        int held, limited;
+        int share = share_for(w, q->job.sub_id, &held, &limited);
         int under = held < share;
         if (!under && now - q->since_ms <= WAIT_MAX_MS) {
             pp = &q->next;
@@ -506,6 +534,51 @@ static void start_waiting(worker *w)
         }
         free(q);
     }
+}
+
+/* Held jobs that take room in this worker: those of proven subscribers (held while they were
+ * unproven, or behind such), which start as fast as their share allows. A slow or unproven
+ * endpoint's held jobs take none, so they never keep the worker from reading other jobs. */
+static int held_taking_room(worker *w)
+{
+    int n = 0;
+    for (hold_queue *q = w->holds; q; q = q->next) {
+        int used, limited;
+        share_for(w, q->sub_id, &used, &limited);
+        if (!limited)
+            n += q->n;
+    }
+    return n;
+}
+
+/* Releases held jobs, oldest first, as far as their subscribers' shares have room again; they are
+ * admitted like jobs just taken. */
+static void start_held(worker *w)
+{
+    queue_job *jobs = NULL;
+    int n = 0, cap = 0;
+    for (hold_queue **pp = &w->holds; *pp;) {
+        hold_queue *q = *pp;
+        int used, limited;
+        int room = share_for(w, q->sub_id, &used, &limited) - used;
+        for (; room > 0 && q->head; room--) {
+            if (n == cap)
+                jobs = realloc(jobs, (size_t)(cap = cap ? 2 * cap : 16) * sizeof *jobs);
+            unhold(w, q, &jobs[n++]);
+        }
+        if (q->head) {
+            pp = &q->next;
+            continue;
+        }
+        *pp = q->next;
+        free(q->sub_id);
+        free(q);
+    }
+    if (n)
+        start_batch(w, jobs, n, 1);
+    for (int k = 0; k < n; k++)
+        queue_job_free(&jobs[k]);
+    free(jobs);
 }
 
 static void disable_subscriber(worker *w, const char *sub_id)
@@ -611,25 +684,28 @@ static void reap(worker *w)
             }
         w->ninflight--;
         finish(w, t, res);
-        transfer_free(t);
+        transfer_free(w, t);
     }
 }
 
 static void heartbeat(worker *w)
 {
-    if (!w->ninflight && !w->nwaiting)
+    if (!w->ninflight && !w->nwaiting && !w->nheld)
         return;
-    char **ids = malloc((size_t)(w->ninflight + w->nwaiting) * sizeof *ids);
+    char **ids = malloc((size_t)(w->ninflight + w->nwaiting + w->nheld) * sizeof *ids);
     size_t n = 0;
     for (transfer *t = w->inflight; t; t = t->next)
         ids[n++] = t->job.entry;
     for (waiting *q = w->waiting; q; q = q->next)
         ids[n++] = q->job.entry;
+    for (hold_queue *q = w->holds; q; q = q->next)
+        for (held_job *h = q->head; h; h = h->next)
+            ids[n++] = h->job.entry;
     queue_heartbeat(w->r, w->cfg->prefix, w->consumer, ids, n);
     free(ids);
 }
 
-/* Hands jobs still in flight back to the queue, unattempted, for another worker. */
+/* Hands jobs in flight, waiting or held back to the queue, unattempted, for another worker. */
 static void return_inflight(worker *w)
 {
     while (w->inflight) {
@@ -638,7 +714,7 @@ static void return_inflight(worker *w)
         curl_multi_remove_handle(w->multi, t->easy);
         log_msg(LOG_INFO, "worker.returned", "job_id=%s", t->job.job_id);
         settle(w, &t->job, "pending", t->job.attempts, NULL, 0, 0, "worker stopped", "");
-        transfer_free(t);
+        transfer_free(w, t);
         w->ninflight--;
     }
     while (w->waiting) {
@@ -648,6 +724,17 @@ static void return_inflight(worker *w)
         reg_release(q->snap);
         free(q);
         w->nwaiting--;
+    }
+    while (w->holds) {
+        hold_queue *q = w->holds;
+        queue_job job;
+        while (q->head) {
+            unhold(w, q, &job);
+            settle(w, &job, "pending", job.attempts, NULL, 0, 0, "worker stopped", "");
+        }
+        w->holds = q->next;
+        free(q->sub_id);
+        free(q);
     }
 }
 
@@ -661,8 +748,11 @@ static void serve_metrics(const http_req *q, http_resp *r, void *ctx)
         metrics_render(&r->body);
         buf_printf(&r->body,
                    "# HELP switchyard_worker_inflight Deliveries in flight in this worker.\n"
-                   "# TYPE switchyard_worker_inflight gauge\nswitchyard_worker_inflight %d\n",
-                   w->ninflight);
+                   "# TYPE switchyard_worker_inflight gauge\nswitchyard_worker_inflight %d\n"
+                   "# HELP switchyard_worker_held Jobs this worker holds for subscribers at their "
+                   "share of its slots.\n"
+                   "# TYPE switchyard_worker_held gauge\nswitchyard_worker_held %d\n",
+                   w->ninflight, w->nwaiting + w->nheld);
     } else {
         http_error(r, 404, "not_found", "no such endpoint: %s", q->path);
     }
@@ -671,8 +761,6 @@ static void serve_metrics(const http_req *q, http_resp *r, void *ctx)
 int worker_run(const config *cfg)
 {
     worker w = {.cfg = cfg,
-                .breaker = {.failures = (int)cfg->breaker_failures,
-                            .probe_ms = cfg->breaker_probe_ms},
                 .fair_share = cfg->concurrency / 4 > 2 ? (int)(cfg->concurrency / 4) : 2};
     char err[256], host[64] = "host", rnd[32];
     gethostname(host, sizeof host - 1);
@@ -690,16 +778,27 @@ int worker_run(const config *cfg)
         log_msg(LOG_ERROR, "worker.config", "error=\"%s\"", err);
         return 2;
     }
+    queue_breaker breaker = {.failures = (int)cfg->breaker_failures,
+                             .probe_ms = cfg->breaker_probe_ms};
+    w.settler = queue_settler_start(cfg->redis_url, cfg->prefix, cfg->retention_s, &breaker, err,
+                                    sizeof err);
+    if (!w.settler) {
+        log_msg(LOG_ERROR, "worker.config", "error=\"%s\"", err);
+        rds_free(w.r);
+        return 2;
+    }
     w.reg = reg_start(cfg->redis_url, cfg->prefix, (int)cfg->refresh_ms, err, sizeof err);
     http_server *srv = http_start(cfg->worker_listen, 1, 4096, serve_metrics, &w, err, sizeof err);
     if (!srv || !w.reg) {
         log_msg(LOG_ERROR, "worker.listen", "error=\"%s\"", err);
+        queue_settler_stop(w.settler, 0);
         reg_stop(w.reg);
         rds_free(w.r);
         return 1;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     w.multi = curl_multi_init();
+    w.idle = calloc((size_t)cfg->concurrency, sizeof *w.idle);
     curl_multi_setopt(w.multi, CURLMOPT_MAXCONNECTS, (long)cfg->concurrency);
     log_msg(LOG_INFO, "worker.started", "consumer=%s concurrency=%lld prefix=%s version=%s",
             w.consumer, (long long)cfg->concurrency, cfg->prefix, SWITCHYARD_VERSION);
@@ -721,8 +820,6 @@ int worker_run(const config *cfg)
         was_down = !up;
         if (up && !ready)
             ready = queue_setup(w.r, cfg->prefix) == 0;
-        if (up && w.unsettled)
-            flush_unsettled(&w);
         if (up && ready && now >= next_promote) {
             queue_promote(w.r, cfg->prefix, wall_ms());
             next_promote = now + PROMOTE_EVERY_MS;
@@ -731,9 +828,17 @@ int worker_run(const config *cfg)
             heartbeat(&w);
             next_beat = now + cfg->visibility_ms / 3;
         }
+        /* finished transfers first, so their slots are filled again in this same round */
+        int running;
+        curl_multi_perform(w.multi, &running);
+        log_hold();   /* a line per attempt: one write for the round */
+        reap(&w);
+        log_release();
         if (w.waiting)
             start_waiting(&w);
-        int room = (int)cfg->concurrency - w.ninflight - w.nwaiting;
+        if (w.holds && !stopping)
+            start_held(&w);
+        int room = (int)cfg->concurrency - w.ninflight - w.nwaiting - held_taking_room(&w);
         int taken = 0;
         if (up && ready && !stopping && room > 0) {
             int reclaim = now >= next_reclaim;
@@ -744,17 +849,12 @@ int worker_run(const config *cfg)
             int n = queue_take(w.r, cfg->prefix, w.consumer, room, block, cfg->visibility_ms,
                                reclaim, &jobs);
             if (n > 0)
-                start_batch(&w, jobs, n);
+                start_batch(&w, jobs, n, 0);
             for (int k = 0; k < n; k++)
                 queue_job_free(&jobs[k]);
             free(jobs);
             taken = n > 0;
         }
-        int running;
-        curl_multi_perform(w.multi, &running);
-        reap(&w);
-        if (up && w.unsettled)   /* every outcome of this round in one round trip */
-            flush_unsettled(&w);
         if (!up) {
             struct timespec ts = {0, 100 * 1000000};
             if (!w.ninflight)
@@ -764,18 +864,14 @@ int worker_run(const config *cfg)
             curl_multi_poll(w.multi, NULL, 0, room > 0 && !stopping ? 10 : 200, NULL);
     }
     return_inflight(&w);
-    for (int i = 0; i < 50 && w.unsettled; i++) {
-        flush_unsettled(&w);
-        if (w.unsettled) {
-            struct timespec ts = {0, 100 * 1000000};
-            nanosleep(&ts, NULL);
-        }
-    }
-    while (w.unsettled) {   /* Redis is gone: these jobs are reclaimed after the visibility timeout */
-        pending_outcome *u = w.unsettled;
-        w.unsettled = u->next;
-        outcome_free(u);
-    }
+    size_t lost = queue_settler_stop(w.settler, 5000);
+    if (lost)   /* Redis is gone: these jobs are reclaimed after the visibility timeout */
+        log_msg(LOG_WARN, "worker.unsettled", "outcomes=%zu", lost);
+    while (w.nidle)
+        curl_easy_cleanup(w.idle[--w.nidle]);
+    free(w.idle);
+    cJSON_Delete(w.data);
+    free(w.data_event);
     curl_multi_cleanup(w.multi);
     curl_global_cleanup();
     http_stop(srv, 1000);

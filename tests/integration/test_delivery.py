@@ -181,6 +181,16 @@ class DeliveryTest(SwitchyardCase):
         self.assertEqual(job.get("attempts", []), [])
         self.assertEqual(self.rx.requests(), [])
 
+    def test_ttl_expires_the_job_of_a_subscriber_disabled_after_the_publish(self):
+        due = int(time.time()) + 3
+        stamp = datetime.datetime.fromtimestamp(due, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = self.publish(deliver_at=stamp, ttl=1)
+        resp = self.hub.admin("PATCH", "/v1/subscribers/" + self.sub["id"], {"enabled": False})
+        self.assertEqual(resp.status, 200, resp)
+        job = self.wait_for_job_state(self.hub, event["id"], "expired", timeout=12)
+        self.assertEqual(job.get("attempts", []), [])
+        self.assertEqual(self.rx.requests(), [])
+
     # history ----------------------------------------------------------------------------------------
 
     def test_event_history_shows_the_delivered_job(self):
@@ -194,6 +204,28 @@ class DeliveryTest(SwitchyardCase):
         self.assertEqual(whole["id"], event["id"])
         self.assertEqual(whole["topic"], "orders.created")
         self.assertIn("published_at", whole)
+
+    def assert_pending_before_any_attempt(self, event):
+        jobs = self.event_jobs(self.hub, event["id"])
+        self.assertEqual(len(jobs), 1, jobs)
+        self.assertTrue(jobs[0]["job_id"], jobs)
+        self.assertEqual(jobs[0]["subscriber_id"], self.sub["id"])
+        self.assertEqual(jobs[0]["state"], "pending")
+        self.assertEqual(jobs[0]["attempts"], [])
+        return jobs[0]
+
+    def test_event_history_shows_a_job_no_worker_has_taken_as_pending(self):
+        self.worker.process.stop()
+        event = self.publish()
+        job = self.assert_pending_before_any_attempt(event)
+        self.start_worker(name="later-worker")
+        req = self.rx.wait_for_requests(ORDER_ROUTE)[0]
+        self.assertEqual(req.headers["webhook-id"], job["job_id"])
+        self.wait_for_job_state(self.hub, event["id"], "delivered")
+
+    def test_event_history_shows_a_job_waiting_for_deliver_at_as_pending(self):
+        stamp = datetime.datetime.fromtimestamp(int(time.time()) + 600, datetime.timezone.utc)
+        self.assert_pending_before_any_attempt(self.publish(deliver_at=stamp.strftime("%Y-%m-%dT%H:%M:%SZ")))
 
     def test_unknown_event_is_404(self):
         self.assertError(self.hub.admin("GET", "/v1/events/evt_doesnotexist"), 404, "not_found")
