@@ -2,6 +2,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "check.h"
 #include "codec.h"
 #include "sign.h"
@@ -29,6 +32,27 @@ TEST(test_sign_matches_standard_webhooks_vector)
     char out[SIGN_SIG_MAX];
     CHECK_INT(sign_webhook(SECRET, MSG_ID, TS, BODY, strlen(BODY), out), 0);
     CHECK_STR(out, SIG);
+}
+
+/* Keys of every length class (shorter than, equal to and longer than SHA-256's 64-byte block, which
+ * is hashed first) against OpenSSL's own HMAC. */
+TEST(test_sign_matches_openssl_hmac_for_short_block_and_long_keys)
+{
+    size_t lens[] = {1, 24, 63, 64, 65, 131};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        unsigned char key[200], mac[32];
+        for (size_t k = 0; k < lens[i]; k++)
+            key[k] = (unsigned char)(0xa0 + k * 7);
+        char secret[300] = "whsec_", want[SIGN_SIG_MAX] = "v1,", got[SIGN_SIG_MAX];
+        codec_b64_encode(key, lens[i], secret + 6, 0);
+        const char *msg = MSG_ID "." TS_STR "." BODY;
+        unsigned int n = 0;
+        CHECK(HMAC(EVP_sha256(), key, (int)lens[i], (const unsigned char *)msg, strlen(msg), mac,
+                   &n) != NULL);
+        codec_b64_encode(mac, n, want + 3, 0);
+        CHECK_INT(sign_webhook(secret, MSG_ID, TS, BODY, strlen(BODY), got), 0);
+        CHECK_STR(got, want);
+    }
 }
 
 TEST(test_sign_accepts_secret_without_whsec_prefix)
