@@ -269,9 +269,11 @@ static int proven(worker *w, const char *sub_id, int mark)
 }
 
 /* How many of this worker's slots the subscriber may use now, and how many it uses (*held). A
- * quarter of them once its endpoint has answered fast; a sixteenth before that (slow start, so an
- * endpoint that hangs from the start holds few slots until its timeout) and while one of its
- * deliveries has run longer than SLOW_MS (*limited = 1 in both cases). */
+ * quarter of them once its endpoint has answered fast, and more while the other subscribers leave
+ * slots idle: all but a quarter kept free for them (work-conserving: one busy subscriber alone gets
+ * three quarters of the worker); a sixteenth before that (slow start, so an endpoint that hangs
+ * from the start holds few slots until its timeout) and while one of its deliveries has run longer
+ * than SLOW_MS (*limited = 1 in both cases). */
 static int share_for(worker *w, const char *sub_id, int *held, int *limited)
 {
     int64_t now = mono_ns();
@@ -284,7 +286,10 @@ static int share_for(worker *w, const char *sub_id, int *held, int *limited)
     *held = n;
     *limited = slow || !proven(w, sub_id, 0);
     int small = w->fair_share / 4 > 2 ? w->fair_share / 4 : 2;
-    return *limited ? small : w->fair_share;
+    if (*limited)
+        return small;
+    int idle = (int)w->cfg->concurrency - w->fair_share - (w->ninflight - n);
+    return idle > w->fair_share ? idle : w->fair_share;
 }
 
 #define HELD_PER_SLOT 64   /* jobs held in memory per slot of concurrency, at most */
