@@ -1,8 +1,7 @@
 /* queue — every Redis operation on events and jobs: enqueue an event's jobs, take jobs for a worker,
  * settle attempts, promote delayed jobs, reclaim jobs of dead workers, read event history and dead
- * letters. Multi-key writes go through the scripts in lua/. A settler records outcomes from a
- * thread of its own, so a worker's deliveries need not wait for Redis to take them.
- * Calls: rds, codec, buf, cJSON, log, pthread.
+ * letters. Multi-key writes go through the scripts in lua/.
+ * Calls: rds, rpipe, codec, buf, cJSON, log.
  * Keys (P = prefix): P:jobs (stream, group "workers"; an entry is j <job> e <event> s <subscriber>
  * a <attempts so far>), P:delayed (zset job -> due ms), P:dead and P:dead:<sub> (zset job ->
  * dead_at ms), P:ev:<event> (hash; "jobs" lists job:subscriber pairs), P:job:<job> (hash, made at
@@ -122,20 +121,6 @@ int queue_settle(rds *r, const char *prefix, int64_t retention_s, const queue_br
  * Returns how many it took. */
 size_t queue_settle_many(rds *r, const char *prefix, int64_t retention_s, const queue_breaker *b,
                          const queue_job *const *jobs, const queue_outcome *o, size_t n, int *done);
-typedef struct queue_settler queue_settler;
-/* Starts a thread with its own Redis connection (url) that records the outcomes handed to it
- * (queue_settle_many, one pipelined round trip for all that are waiting), retrying while Redis is
- * away. b is copied. NULL with the reason in err. */
-queue_settler *queue_settler_start(const char *url, const char *prefix, int64_t retention_s,
-                                   const queue_breaker *b, char *err, size_t errlen);
-/* Hands over the outcome o of job j: takes the job's strings (zeroes *j) and copies o's. Until
- * Redis has the outcome, the job's stream entry stays pending in the worker's name. */
-void queue_settler_add(queue_settler *s, queue_job *j, const queue_outcome *o);
-/* Records what is left, trying for up to wait_ms while Redis is away, stops the thread and frees
- * s. Returns how many outcomes could not be recorded (their jobs are taken again after the
- * visibility timeout). */
-size_t queue_settler_stop(queue_settler *s, int wait_ms);
-
 /* Circuit state of a subscriber: "closed", "open" or "half_open"; *failures and *probe_at_ms
  * (epoch ms) filled when not closed. -1 on Redis failure. */
 int queue_breaker_state(rds *r, const char *prefix, const char *sub_id, char state[16],

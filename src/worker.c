@@ -20,6 +20,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
+#include "settler.h"
 #include "registry.h"
 #include "retry.h"
 
@@ -72,7 +73,7 @@ typedef struct worker {
     CURLM *multi;                /* all transfers */
     transfer *inflight;          /* list of transfers under way */
     int ninflight;               /* entries in inflight */
-    queue_settler *settler;      /* records outcomes, on its own thread and connection */
+    settler *settler;            /* records outcomes, on its own thread and connection */
     char consumer[128];          /* stream consumer name: host-pid-random */
     int fair_share;              /* most deliveries one subscriber may hold in this worker */
     waiting *waiting;            /* admitted jobs waiting for their subscriber's share, in memory */
@@ -141,7 +142,7 @@ static void settle(worker *w, queue_job *job, const char *state, int attempts, c
     queue_outcome o = {.state = state, .attempts = attempts, .attempt_json = att_json,
                        .due_ms = due_ms, .now_ms = wall_ms(), .last_status = status,
                        .last_error = error ? error : "", .breaker = breaker};
-    queue_settler_add(w->settler, job, &o);
+    settler_add(w->settler, job, &o);
     free(att_json);
 }
 
@@ -785,7 +786,7 @@ int worker_run(const config *cfg)
     }
     queue_breaker breaker = {.failures = (int)cfg->breaker_failures,
                              .probe_ms = cfg->breaker_probe_ms};
-    w.settler = queue_settler_start(cfg->redis_url, cfg->prefix, cfg->retention_s, &breaker, err,
+    w.settler = settler_start(cfg->redis_url, cfg->prefix, cfg->retention_s, &breaker, err,
                                     sizeof err);
     if (!w.settler) {
         log_msg(LOG_ERROR, "worker.config", "error=\"%s\"", err);
@@ -796,7 +797,7 @@ int worker_run(const config *cfg)
     http_server *srv = http_start(cfg->worker_listen, 1, 4096, serve_metrics, &w, err, sizeof err);
     if (!srv || !w.reg) {
         log_msg(LOG_ERROR, "worker.listen", "error=\"%s\"", err);
-        queue_settler_stop(w.settler, 0);
+        settler_stop(w.settler, 0);
         reg_stop(w.reg);
         rds_free(w.r);
         return 1;
@@ -869,7 +870,7 @@ int worker_run(const config *cfg)
             curl_multi_poll(w.multi, NULL, 0, room > 0 && !stopping ? 10 : 200, NULL);
     }
     return_inflight(&w);
-    size_t lost = queue_settler_stop(w.settler, 5000);
+    size_t lost = settler_stop(w.settler, 5000);
     if (lost)   /* Redis is gone: these jobs are reclaimed after the visibility timeout */
         log_msg(LOG_WARN, "worker.unsettled", "outcomes=%zu", lost);
     while (w.nidle)
