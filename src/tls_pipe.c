@@ -276,9 +276,21 @@ static void set_why(tlsp *p, int ssl_err)
     ERR_clear_error();
 }
 
+/* After an SSL_read or SSL_write that returned n <= 0: 0 with *wait set when the session only
+ * waits for the socket (readable or writable), else -1 with the reason kept. */
+static int tls_stalled(tlsp *p, int n, short *wait)
+{
+    int e = SSL_get_error(p->ssl, n);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        *wait = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+        return 0;
+    }
+    set_why(p, e);
+    return -1;
+}
+
 /* Each step returns 1 when bytes moved, 0 when it must wait (*wait: the poll events it needs on
  * the TCP socket), -1 when its side is finished (p->why says why, if it is an error). */
-
 static int tls_to_buf(tlsp *p, short *wait)
 {
     ERR_clear_error();
@@ -289,13 +301,7 @@ static int tls_to_buf(tlsp *p, short *wait)
         p->down_off = 0;
         return 1;
     }
-    int e = SSL_get_error(p->ssl, n);
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        *wait = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-        return 0;
-    }
-    set_why(p, e);
-    return -1;
+    return tls_stalled(p, n, wait);
 }
 
 static int buf_to_tls(tlsp *p, short *wait)
@@ -309,13 +315,7 @@ static int buf_to_tls(tlsp *p, short *wait)
             p->up_len = p->up_off = 0;
         return 1;
     }
-    int e = SSL_get_error(p->ssl, n);
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        *wait = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-        return 0;
-    }
-    set_why(p, e);
-    return -1;
+    return tls_stalled(p, n, wait);
 }
 
 static int buf_to_plain(tlsp *p)

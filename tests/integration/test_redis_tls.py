@@ -10,8 +10,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import (GiveUp, ManagedProcess, SwitchyardCase, _resp_read, free_port, http_request,
-                     wait_for)
+from harness import RedisServer, SwitchyardCase, _resp_read, free_port, http_request, wait_for
 
 ORDER = {"body": {"id": 7}}
 
@@ -53,41 +52,21 @@ class Certs:
         return os.path.join(self.dir, name)
 
 
-class TlsRedis:
-    """A private redis-server on a free port that accepts TLS only (--port 0), with its own data dir,
-    stopped by PID. auth_clients "yes" requires a client certificate signed by the test CA."""
+class TlsRedis(RedisServer):
+    """The harness's private redis-server, accepting TLS only (--port 0). auth_clients "yes"
+    requires a client certificate signed by the test CA."""
 
     def __init__(self, workdir, certs, auth_clients="no", password=None, appendonly="no"):
-        self.dir = tempfile.mkdtemp(prefix="redis-tls-", dir=workdir)
-        self.port = free_port()
+        super().__init__(workdir, appendonly=appendonly)
         self.certs = certs
         self.password = password
-        self.argv = ["redis-server", "--port", "0", "--tls-port", str(self.port), "--bind", "127.0.0.1",
-                     "--dir", self.dir, "--daemonize", "no", "--save", "", "--appendonly", appendonly,
-                     "--tls-cert-file", certs.path("server.crt"),
-                     "--tls-key-file", certs.path("server.key"),
-                     "--tls-ca-cert-file", certs.path("ca.crt"),
-                     "--tls-auth-clients", auth_clients]
+        self.options.update({"tls-port": self.port, "port": 0,   # the last --port wins
+                             "tls-cert-file": certs.path("server.crt"),
+                             "tls-key-file": certs.path("server.key"),
+                             "tls-ca-cert-file": certs.path("ca.crt"),
+                             "tls-auth-clients": auth_clients})
         if password:
-            self.argv += ["--requirepass", password]
-        self.process = ManagedProcess("redis-tls-%d" % self.port, self.argv, dict(os.environ), self.dir)
-
-    def start(self):
-        self.process.start()
-        wait_for(self._ping_or_fail, timeout=10, message="redis-server (TLS) to answer PING")
-        return self
-
-    def _ping_or_fail(self):
-        if not self.process.alive():
-            raise GiveUp("redis-server exited:\n" + self.process.logs())
-        return self.cmd("PING") == "PONG"
-
-    def stop(self):
-        self.process.stop()
-
-    def restart(self):
-        self.stop()
-        self.start()
+            self.options["requirepass"] = password
 
     @property
     def url(self):
@@ -120,8 +99,8 @@ class RedisTlsTest(SwitchyardCase):
     def start_tls_redis(self, **kw):
         r = TlsRedis(self.tmp, self.certs, **kw)
         self.addCleanup(r.stop)
-        self.processes.append(r.process)
         r.start()
+        self.processes.append(r.process)
         self.redis = r
         return r
 
