@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "queue.h"
 #include "settler.h"
+#include "slots.h"
 #include "registry.h"
 #include "retry.h"
 
@@ -28,7 +29,6 @@
 #define RECLAIM_EVERY_MS 1000
 #define DRAIN_MS 10000
 #define ERROR_BODY_MAX 256
-#define PROVEN_MAX 64
 
 typedef struct transfer {
     CURL *easy;                  /* the transfer */
@@ -53,19 +53,6 @@ typedef struct waiting {       /* admitted, but its subscriber holds its fair sh
     struct waiting *next;
 } waiting;
 
-typedef struct held_job {      /* taken, not yet admitted: its subscriber is at its share here */
-    queue_job job;               /* owned; its stream entry stays pending in our name */
-    struct held_job *next;       /* next of the same subscriber, oldest first */
-} held_job;
-
-typedef struct hold_queue {    /* one subscriber's held jobs */
-    char *sub_id;                /* owned */
-    held_job *head;              /* oldest */
-    held_job **tail;             /* where the next one is linked */
-    int n;                       /* jobs in the queue */
-    struct hold_queue *next;     /* in the worker's list */
-} hold_queue;
-
 typedef struct worker {
     const config *cfg;           /* settings */
     rds *r;                      /* the worker's Redis connection */
@@ -77,18 +64,13 @@ typedef struct worker {
     char consumer[128];          /* stream consumer name: host-pid-random */
     int fair_share;              /* most deliveries one subscriber may hold in this worker */
     waiting *waiting;            /* admitted jobs waiting for their subscriber's share, in memory */
-    struct {
-        char sub_id[48];         /* subscriber whose endpoint answered fast */
-        int64_t at_ms;           /* when it last did, monotonic ms */
-    } proven[PROVEN_MAX];        /* see proven() */
-    int nproven;                 /* entries used */
     int nwaiting;                /* entries in waiting */
     CURL **idle;                 /* easy handles of finished transfers, for the next ones */
     int nidle;                   /* entries in idle (at most concurrency) */
     char *data_event;            /* event whose data is parsed in data, or NULL */
     cJSON *data;                 /* that event's data: jobs of one event come together */
-    hold_queue *holds;           /* jobs of unproven or slow subscribers over their share */
-    int nheld;                   /* jobs in holds */
+    slots slots;                 /* proven endpoints; jobs of unproven or slow subscribers held
+                                    over their share */
 } worker;
 
 static volatile sig_atomic_t stopping;
@@ -244,31 +226,6 @@ static int settle_unattemptable(worker *w, queue_job *job, const subscriber *sub
 }
 
 #define SLOW_MS 1000      /* a delivery running this long marks its subscriber's endpoint slow */
-#define PROVEN_FOR_MS 60000 /* a fast answer earns a subscriber its full share for this long */
-
-/* Whether sub_id's endpoint answered fast lately (proven) and, when mark, records that it did. A
- * small table: a worker serves few subscribers at a time; the stalest entry is replaced. */
-static int proven(worker *w, const char *sub_id, int mark)
-{
-    int64_t now = mono_ns() / 1000000;
-    int oldest = 0;
-    for (int i = 0; i < w->nproven; i++) {
-        if (strcmp(w->proven[i].sub_id, sub_id) == 0) {
-            if (mark)
-                w->proven[i].at_ms = now;
-            return now - w->proven[i].at_ms < PROVEN_FOR_MS;
-        }
-        if (w->proven[i].at_ms < w->proven[oldest].at_ms)
-            oldest = i;
-    }
-    if (!mark)
-        return 0;
-    int i = w->nproven < PROVEN_MAX ? w->nproven++ : oldest;
-    snprintf(w->proven[i].sub_id, sizeof w->proven[i].sub_id, "%s", sub_id);
-    w->proven[i].at_ms = now;
-    return 1;
-}
-
 /* How many of this worker's slots the subscriber may use now, and how many it uses (*held). A
  * quarter of them once its endpoint has answered fast, and more while the other subscribers leave
  * slots idle: all but a quarter kept free for them (work-conserving: one busy subscriber alone gets
@@ -285,7 +242,7 @@ static int share_for(worker *w, const char *sub_id, int *held, int *limited)
             slow |= now - t->started_ns > (int64_t)SLOW_MS * 1000000;
         }
     *held = n;
-    *limited = slow || !proven(w, sub_id, 0);
+    *limited = slow || !slots_proven(&w->slots, sub_id, now / 1000000, 0);
     int small = w->fair_share / 4 > 2 ? w->fair_share / 4 : 2;
     if (*limited)
         return small;
@@ -295,21 +252,13 @@ static int share_for(worker *w, const char *sub_id, int *held, int *limited)
 
 #define HELD_PER_SLOT 64   /* jobs held in memory per slot of concurrency, at most */
 
-static hold_queue *hold_find(worker *w, const char *sub_id)
-{
-    for (hold_queue *q = w->holds; q; q = q->next)
-        if (strcmp(q->sub_id, sub_id) == 0)
-            return q;
-    return NULL;
-}
-
 /* Whether a job just taken waits in memory, unadmitted, for its subscriber's share: when the
  * subscriber has jobs held already (they go first), or when it is unproven or slow and its share
  * is taken by its deliveries here and by its n_adm admissions of this batch. A proven subscriber's
  * excess is admitted and waits briefly instead (start_waiting). */
 static int must_hold(worker *w, const char *sub_id, const queue_admission *adm, size_t n_adm)
 {
-    if (hold_find(w, sub_id))
+    if (slots_find(&w->slots, sub_id))
         return 1;
     int used, limited;
     int share = share_for(w, sub_id, &used, &limited);
@@ -318,41 +267,6 @@ static int must_hold(worker *w, const char *sub_id, const queue_admission *adm, 
     for (size_t a = 0; a < n_adm; a++)
         used += strcmp(adm[a].job->sub_id, sub_id) == 0;
     return used >= share;
-}
-
-/* Keeps a job in memory (its stream entry pending in our name, heart-beaten) until start_held
- * admits it. Nothing changes in Redis, so a slow endpoint's backlog costs no round trips while it
- * waits. Takes the job. */
-static void hold(worker *w, queue_job *job)
-{
-    hold_queue *q = hold_find(w, job->sub_id);
-    if (!q) {
-        q = calloc(1, sizeof *q);
-        q->sub_id = strdup(job->sub_id);
-        q->tail = &q->head;
-        q->next = w->holds;
-        w->holds = q;
-    }
-    held_job *h = calloc(1, sizeof *h);
-    h->job = *job;
-    memset(job, 0, sizeof *job);
-    *q->tail = h;
-    q->tail = &h->next;
-    q->n++;
-    w->nheld++;
-}
-
-/* Moves the oldest held job of q into *out. */
-static void unhold(worker *w, hold_queue *q, queue_job *out)
-{
-    held_job *h = q->head;
-    q->head = h->next;
-    if (!q->head)
-        q->tail = &q->head;
-    *out = h->job;
-    free(h);
-    q->n--;
-    w->nheld--;
 }
 
 static uint32_t jitter_ms(uint32_t range)
@@ -382,8 +296,8 @@ static void start_batch(worker *w, queue_job *jobs, int n, int released)
             continue;
         }
         if (subs[k]->enabled && !released && must_hold(w, jobs[k].sub_id, adm, nadm)) {
-            if (w->nheld < HELD_PER_SLOT * (int)w->cfg->concurrency)
-                hold(w, &jobs[k]);
+            if (w->slots.nheld < HELD_PER_SLOT * (int)w->cfg->concurrency)
+                slots_hold(&w->slots, &jobs[k]);   /* costs Redis nothing while it waits */
             else   /* memory is full of slow endpoints' jobs: this one waits in Redis a while */
                 settle(w, &jobs[k], "pending", jobs[k].attempts, NULL,
                        now + subs[k]->timeout_ms + jitter_ms(1000), 0, "", "");
@@ -548,7 +462,7 @@ static void start_waiting(worker *w)
 static int held_taking_room(worker *w)
 {
     int n = 0;
-    for (hold_queue *q = w->holds; q; q = q->next) {
+    for (slots_queue *q = w->slots.holds; q; q = q->next) {
         int used, limited;
         share_for(w, q->sub_id, &used, &limited);
         if (!limited)
@@ -563,22 +477,15 @@ static void start_held(worker *w)
 {
     queue_job *jobs = NULL;
     int n = 0, cap = 0;
-    for (hold_queue **pp = &w->holds; *pp;) {
-        hold_queue *q = *pp;
+    for (slots_queue *q = w->slots.holds, *next; q; q = next) {
+        next = q->next;   /* q is freed when its last job leaves */
         int used, limited;
         int room = share_for(w, q->sub_id, &used, &limited) - used;
-        for (; room > 0 && q->head; room--) {
+        for (int left = q->n; room > 0 && left > 0; room--, left--) {
             if (n == cap)
                 jobs = realloc(jobs, (size_t)(cap = cap ? 2 * cap : 16) * sizeof *jobs);
-            unhold(w, q, &jobs[n++]);
+            slots_unhold(&w->slots, q, &jobs[n++]);
         }
-        if (q->head) {
-            pp = &q->next;
-            continue;
-        }
-        *pp = q->next;
-        free(q->sub_id);
-        free(q);
     }
     if (n)
         start_batch(w, jobs, n, 1);
@@ -666,7 +573,7 @@ static void finish(worker *w, transfer *t, CURLcode res)
     /* what the attempt says of the endpoint, for its circuit breaker and its share of slots */
     const char *health = status == 0 || status == 429 || status >= 500 ? "fail" : "ok";
     if (health[0] == 'o' && latency_ms < SLOW_MS)
-        proven(w, s->id, 1);
+        slots_proven(&w->slots, s->id, mono_ns() / 1000000, 1);
     log_attempt(&t->job, attempt, (int)status, latency_ms, state, error);
     settle(w, &t->job, state, attempt, attempt_json(now, (int)status, latency_ms, error), due,
            (int)status, error, health);
@@ -696,16 +603,16 @@ static void reap(worker *w)
 
 static void heartbeat(worker *w)
 {
-    if (!w->ninflight && !w->nwaiting && !w->nheld)
+    if (!w->ninflight && !w->nwaiting && !w->slots.nheld)
         return;
-    char **ids = malloc((size_t)(w->ninflight + w->nwaiting + w->nheld) * sizeof *ids);
+    char **ids = malloc((size_t)(w->ninflight + w->nwaiting + w->slots.nheld) * sizeof *ids);
     size_t n = 0;
     for (transfer *t = w->inflight; t; t = t->next)
         ids[n++] = t->job.entry;
     for (waiting *q = w->waiting; q; q = q->next)
         ids[n++] = q->job.entry;
-    for (hold_queue *q = w->holds; q; q = q->next)
-        for (held_job *h = q->head; h; h = h->next)
+    for (slots_queue *q = w->slots.holds; q; q = q->next)
+        for (slots_held *h = q->head; h; h = h->next)
             ids[n++] = h->job.entry;
     queue_heartbeat(w->r, w->cfg->prefix, w->consumer, ids, n);
     free(ids);
@@ -731,16 +638,10 @@ static void return_inflight(worker *w)
         free(q);
         w->nwaiting--;
     }
-    while (w->holds) {
-        hold_queue *q = w->holds;
+    while (w->slots.holds) {
         queue_job job;
-        while (q->head) {
-            unhold(w, q, &job);
-            settle(w, &job, "pending", job.attempts, NULL, 0, 0, "worker stopped", "");
-        }
-        w->holds = q->next;
-        free(q->sub_id);
-        free(q);
+        slots_unhold(&w->slots, w->slots.holds, &job);
+        settle(w, &job, "pending", job.attempts, NULL, 0, 0, "worker stopped", "");
     }
 }
 
@@ -758,7 +659,7 @@ static void serve_metrics(const http_req *q, http_resp *r, void *ctx)
                    "# HELP switchyard_worker_held Jobs this worker holds for subscribers at their "
                    "share of its slots.\n"
                    "# TYPE switchyard_worker_held gauge\nswitchyard_worker_held %d\n",
-                   w->ninflight, w->nwaiting + w->nheld);
+                   w->ninflight, w->nwaiting + w->slots.nheld);
     } else {
         http_error(r, 404, "not_found", "no such endpoint: %s", q->path);
     }
@@ -842,7 +743,7 @@ int worker_run(const config *cfg)
         log_release();
         if (w.waiting)
             start_waiting(&w);
-        if (w.holds && !stopping)
+        if (w.slots.holds && !stopping)
             start_held(&w);
         int room = (int)cfg->concurrency - w.ninflight - w.nwaiting - held_taking_room(&w);
         int taken = 0;
