@@ -253,7 +253,7 @@ typedef struct pending_publish {
     char *topic;            /* owned */
 } pending_publish;
 
-/* queue_publish's callback (on the Redis pipeline's thread): answers the request. */
+/* queue_publish's callback (on this thread's loop, when Redis answered): answers the request. */
 static void published(int rc, const char *id, const char *err, void *arg)
 {
     pending_publish *pp = arg;
@@ -364,7 +364,7 @@ void api_publish(hub *h, const http_req *q, http_resp *r, int switch_format)
     pp->matched = m.n;
     pp->topic = strdup(topic);
     pp->pending = http_defer(q);   /* before the answer can exist */
-    queue_publish(h->pub, h->cfg->prefix, h->cfg->retention_s, &ev, (const char *const *)job_ids,
+    queue_publish(t->pub, h->cfg->prefix, h->cfg->retention_s, &ev, (const char *const *)job_ids,
                   sub_ids, m.n, published, pp);
     free(data_json);
     deferred = 1;

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -16,13 +18,32 @@
 
 #include "json.h"
 #include "log.h"
+#include "loop.h"
+
+/* One serving thread: its loop, and an MHD daemon polled by that loop. */
+typedef struct http_thread {
+    struct http_server *s;
+    pthread_t tid;
+    loop *l;
+    struct MHD_Daemon *d;
+    int mhd_fd;             /* the daemon's epoll fd, watched by l */
+    int mhd_ready;          /* set when mhd_fd was reported ready this round */
+    int resumed;            /* set when a deferred request of this thread got its answer */
+    int quiesced;           /* 1 once this daemon stopped accepting */
+} http_thread;
+
+enum { RUNNING, QUIESCING, STOPPING };
 
 struct http_server {
-    struct MHD_Daemon *d;   /* the libmicrohttpd daemon */
     http_handler handler;   /* called once per complete request */
     void *ctx;              /* passed to handler */
     size_t max_body;        /* bytes */
     atomic_int active;      /* requests begun and not yet completed (idle keep-alive excluded) */
+    atomic_int state;       /* RUNNING, QUIESCING or STOPPING */
+    atomic_int n_quiesced;  /* threads whose daemon stopped accepting */
+    int listen_fd;          /* shared by every daemon; closed by http_quiesce */
+    unsigned n;             /* threads */
+    http_thread *t;         /* n of them */
     int quiesced;           /* 1 after http_quiesce */
 };
 
@@ -31,6 +52,7 @@ typedef struct conn_state {
     int too_large;          /* 1 once the body passed max_body: the rest is discarded */
     int deferred;           /* 1 once the handler deferred its answer: the connection is suspended */
     struct MHD_Connection *conn;   /* for http_complete */
+    loop *l;                /* the loop of the thread serving it (to wake for its answer) */
     http_resp resp;         /* the deferred answer, set by http_complete before resuming */
 } conn_state;
 
@@ -176,35 +198,135 @@ bad:
     return -1;
 }
 
+/* The listening socket every daemon accepts from. Returns it, or -1 with the reason in err. */
+static int listen_on(const char *addr, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    if (parse_listen(addr, &ss, err, errlen))
+        return -1;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    socklen_t len = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                             : sizeof(struct sockaddr_in);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, SOMAXCONN) != 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void on_mhd(void *arg, unsigned events)
+{
+    (void)events;
+    ((http_thread *)arg)->mhd_ready = 1;
+}
+
+/* A serving thread: its loop polls the daemon (and whatever the handlers watch on it, such as the
+ * publish pipeline's Redis connection) until the server stops. */
+static __thread http_thread *self;   /* the serving thread's own, or NULL */
+
+static void *serve(void *arg)
+{
+    http_thread *t = arg;
+    self = t;
+    http_server *s = t->s;
+    int state;
+    while ((state = atomic_load(&s->state)) != STOPPING) {
+        if (state == QUIESCING && !t->quiesced) {
+            MHD_quiesce_daemon(t->d);   /* the listening socket is closed once, by http_quiesce */
+            t->quiesced = 1;
+            atomic_fetch_add(&s->n_quiesced, 1);
+        }
+        MHD_UNSIGNED_LONG_LONG to = 0;
+        int wait = 1000;
+        if (MHD_get_timeout(t->d, &to) == MHD_YES && to < 1000)
+            wait = (int)to;
+        t->mhd_ready = t->resumed = 0;
+        int n = loop_run_once(t->l, wait);
+        /* ready, answers to send, or a timeout (idle connections to close) */
+        if (t->mhd_ready || t->resumed || n == 0)
+            MHD_run(t->d);
+    }
+    /* what waits on this thread is answered (e.g. publishes still in Redis: 503), and the
+     * answers get one chance to go out before the daemon closes every connection */
+    loop_run_exit(t->l);
+    MHD_run(t->d);
+    MHD_run(t->d);
+    if (!t->quiesced)
+        MHD_quiesce_daemon(t->d);
+    MHD_stop_daemon(t->d);
+    loop_free(t->l);
+    return NULL;
+}
+
+static void wake_all(http_server *s)
+{
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->t[i].l)
+            loop_wake(s->t[i].l);
+}
+
 http_server *http_start(const char *listen, unsigned threads, size_t max_body, http_handler handler,
                         void *ctx, char *err, size_t errlen)
 {
-    struct sockaddr_storage ss;
-    if (parse_listen(listen, &ss, err, errlen))
+    if (threads < 1)
+        threads = 1;
+    int fd = listen_on(listen, err, errlen);
+    if (fd < 0)
         return NULL;
     http_server *s = calloc(1, sizeof *s);
     s->handler = handler;
     s->ctx = ctx;
     s->max_body = max_body;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
-                     MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
-    if (ss.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    struct MHD_OptionItem opts[] = {
-        {MHD_OPTION_SOCK_ADDR, 0, &ss},
-        {MHD_OPTION_CONNECTION_TIMEOUT, 30, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, 4096, NULL},
-        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
-        {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
-        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_done, s},
-        {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL},
-        {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL},
-        {MHD_OPTION_END, 0, NULL},
-    };
-    s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts,
-                            MHD_OPTION_END);
-    if (!s->d) {
-        snprintf(err, errlen, "cannot listen on %s (address in use or not local?)", listen);
+    s->listen_fd = fd;
+    s->n = threads;
+    s->t = calloc(threads, sizeof *s->t);
+    /* every daemon accepts from the one socket; each is polled by its own thread's loop, so a
+     * handler, the Redis replies it waits for and its answer all stay on one thread */
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+    unsigned limit = (4096 + threads - 1) / threads;
+    unsigned started = 0;
+    for (; started < threads; started++) {
+        http_thread *t = &s->t[started];
+        t->s = s;
+        t->l = loop_new(err, errlen);
+        if (!t->l)
+            break;
+        struct MHD_OptionItem opts[] = {
+            {MHD_OPTION_LISTEN_SOCKET, fd, NULL},
+            {MHD_OPTION_CONNECTION_TIMEOUT, 30, NULL},
+            {MHD_OPTION_CONNECTION_LIMIT, limit, NULL},
+            {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
+            {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_done, s},
+            {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL},
+            {MHD_OPTION_END, 0, NULL},
+        };
+        t->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts,
+                                MHD_OPTION_END);
+        const union MHD_DaemonInfo *info =
+            t->d ? MHD_get_daemon_info(t->d, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
+        if (!info || loop_watch(t->l, info->epoll_fd, LOOP_IN, on_mhd, t) != 0 ||
+            pthread_create(&t->tid, NULL, serve, t) != 0) {
+            snprintf(err, errlen, "cannot start HTTP thread %u on %s", started + 1, listen);
+            if (t->d) {
+                MHD_quiesce_daemon(t->d);
+                MHD_stop_daemon(t->d);
+            }
+            loop_free(t->l);
+            t->l = NULL;
+            break;
+        }
+    }
+    if (started < threads) {
+        atomic_store(&s->state, STOPPING);
+        wake_all(s);
+        for (unsigned i = 0; i < started; i++)
+            pthread_join(s->t[i].tid, NULL);
+        close(fd);
+        free(s->t);
         free(s);
         return NULL;
     }
@@ -216,12 +338,22 @@ void http_quiesce(http_server *s, int grace_ms)
     if (!s || s->quiesced)
         return;
     s->quiesced = 1;
-    MHD_quiesce_daemon(s->d);
-    /* wait for requests in flight only: idle keep-alive connections are simply closed */
-    for (int waited = 0; waited < grace_ms && atomic_load(&s->active) > 0; waited += 20) {
-        struct timespec ts = {0, 20 * 1000000};
+    atomic_store(&s->state, QUIESCING);
+    wake_all(s);
+    /* a thread busy in a handler quiesces when it returns; the socket may close only after the
+     * last daemon let go of it (else http_stop closes it) */
+    struct timespec ts = {0, 1000000};
+    for (int waited = 0; waited < grace_ms + 2000 && atomic_load(&s->n_quiesced) < (int)s->n;
+         waited++)
         nanosleep(&ts, NULL);
+    if (atomic_load(&s->n_quiesced) == (int)s->n) {
+        close(s->listen_fd);
+        s->listen_fd = -1;
     }
+    /* wait for requests in flight only: idle keep-alive connections are simply closed */
+    ts.tv_nsec = 20 * 1000000;
+    for (int waited = 0; waited < grace_ms && atomic_load(&s->active) > 0; waited += 20)
+        nanosleep(&ts, NULL);
 }
 
 void http_stop(http_server *s, int grace_ms)
@@ -229,7 +361,13 @@ void http_stop(http_server *s, int grace_ms)
     if (!s)
         return;
     http_quiesce(s, grace_ms);
-    MHD_stop_daemon(s->d);
+    atomic_store(&s->state, STOPPING);
+    wake_all(s);
+    for (unsigned i = 0; i < s->n; i++)
+        pthread_join(s->t[i].tid, NULL);
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    free(s->t);
     free(s);
 }
 
@@ -238,6 +376,7 @@ http_pending *http_defer(const http_req *req)
     conn_state *st = req->state;
     st->deferred = 1;
     st->conn = req->conn;
+    st->l = loop_current();
     MHD_suspend_connection(req->conn);
     return (http_pending *)st;
 }
@@ -248,6 +387,10 @@ void http_complete(http_pending *p, http_resp *resp)
     st->resp = *resp;
     memset(&resp->body, 0, sizeof resp->body);
     MHD_resume_connection(st->conn);
+    if (self && self->l == st->l)
+        self->resumed = 1;   /* its thread runs the daemon once this round ends */
+    else if (st->l)
+        loop_wake(st->l);
 }
 
 const char *http_header(const http_req *req, const char *name)

@@ -1,7 +1,10 @@
 /* http — the HTTP server glue over libmicrohttpd: listening, request bodies with a size limit,
  * JSON responses and errors. Routing is the caller's (one handler function per server).
- * Calls: buf, json, log, cJSON, libmicrohttpd.
- * The handler runs on one of the server's threads; several handlers run at once. */
+ * Calls: buf, json, log, loop, cJSON, libmicrohttpd.
+ * Each of the server's threads runs an event loop (loop_current() in a handler) that polls its own
+ * MHD daemon; all of them accept from one listening socket. The handler runs on one of them;
+ * several handlers run at once, one per thread. What a handler watches on its thread's loop (a
+ * Redis connection, say) is served between requests, with no other thread involved. */
 #ifndef SY_HTTP_H
 #define SY_HTTP_H
 #include <stddef.h>
@@ -31,21 +34,22 @@ typedef void (*http_handler)(const http_req *req, http_resp *resp, void *ctx);
 
 typedef struct http_server http_server;
 
-/* Starts serving on listen ("host:port", "[v6]:port" or ":port") with threads worker threads.
+/* Starts serving on listen ("host:port", "[v6]:port" or ":port") with threads serving threads.
  * Bodies over max_body bytes are refused with 413 without being buffered. Returns NULL with the
  * reason in err. */
 http_server *http_start(const char *listen, unsigned threads, size_t max_body, http_handler handler,
                         void *ctx, char *err, size_t errlen);
 /* Stops accepting and lets requests in flight finish, waiting up to grace_ms. */
 void http_quiesce(http_server *s, int grace_ms);
-/* http_quiesce, then closes every connection and frees s. Deferred requests must all have been
- * answered by then. */
+/* http_quiesce, then ends the threads: each runs its loop's exit hooks (which answer what is still
+ * deferred), sends what it can, and closes its connections. Frees s. */
 void http_stop(http_server *s, int grace_ms);
 
-/* A request answered later, from another thread: the handler calls http_defer, hands the handle
- * to whatever will produce the answer and returns, leaving resp alone; the connection is suspended
- * meanwhile and its thread serves others. The answer comes through http_complete, exactly once,
- * from any thread. */
+/* A request answered later: the handler calls http_defer, hands the handle to whatever will
+ * produce the answer (typically a callback on the same thread's loop) and returns, leaving resp
+ * alone; the connection is suspended meanwhile and its thread serves others. The answer comes
+ * through http_complete, exactly once, from any thread, before http_stop's threads end (their
+ * loops' exit hooks run first, for that). */
 typedef struct http_pending http_pending;
 http_pending *http_defer(const http_req *req);
 /* Sends resp (its body is taken over) as the answer to the deferred request p. */

@@ -40,6 +40,9 @@ static void release_handles(hub_thread *t)
 static void thread_free(void *p)
 {
     hub_thread *t = p;
+    if (pthread_getspecific(thread_key) == t)
+        pthread_setspecific(thread_key, NULL);
+    rpipe_free(t->pub);   /* first: its callbacks answer publishes that still wait */
     release_handles(t);
     free(t->token);
     auth_claims_free(&t->claims);
@@ -58,10 +61,13 @@ hub_thread *hub_thread_get(hub *h)
         return t;
     char err[256];
     t = calloc(1, sizeof *t);
+    loop *l = loop_current();
     t->r = rds_new(h->cfg->redis_url, 2000, err, sizeof err);
-    t->fe = filter_new(&h->limits, err, sizeof err);
-    if (!t->r || !t->fe) {
-        log_msg(LOG_ERROR, "hub.thread_setup_failed", "error=\"%s\"", err);
+    t->fe = t->r ? filter_new(&h->limits, err, sizeof err) : NULL;
+    t->pub = t->fe && l ? rpipe_new(l, h->cfg->redis_url, 2000, err, sizeof err) : NULL;
+    if (!t->pub || loop_on_exit(l, thread_free, t) != 0) {
+        log_msg(LOG_ERROR, "hub.thread_setup_failed", "error=\"%s\"",
+                l ? err : "an HTTP thread without an event loop");
         abort();
     }
     pthread_setspecific(thread_key, t);
@@ -201,17 +207,17 @@ int hub_run(const config *cfg)
         log_msg(LOG_ERROR, "hub.config", "error=\"%s\"", err);
         return 2;
     }
-    h.pub = rpipe_start(cfg->redis_url, 2000, err, sizeof err);
-    if (!h.pub) {
+    rds *probe = rds_new(cfg->redis_url, 2000, err, sizeof err);   /* checks the URL once */
+    if (!probe) {
         log_msg(LOG_ERROR, "hub.config", "error=\"%s\"", err);
         reg_stop(h.reg);
         return 2;
     }
+    rds_free(probe);
     http_server *srv = http_start(cfg->listen, (unsigned)cfg->hub_threads, (size_t)cfg->max_body,
                                   route, &h, err, sizeof err);
     if (!srv) {
         log_msg(LOG_ERROR, "hub.listen", "error=\"%s\"", err);
-        rpipe_stop(h.pub);
         reg_stop(h.reg);
         return 1;
     }
@@ -220,9 +226,7 @@ int hub_run(const config *cfg)
     int sig = 0;
     sigwait(&set, &sig);
     log_msg(LOG_INFO, "hub.stopping", "signal=%d", sig);
-    http_quiesce(srv, 10000);
-    rpipe_stop(h.pub);   /* answers the publishes still waiting, before their connections go */
-    http_stop(srv, 0);
+    http_stop(srv, 10000);   /* each thread answers its publishes still waiting, then closes */
     reg_stop(h.reg);
     log_msg(LOG_INFO, "hub.stopped", "%s", "");
     return 0;

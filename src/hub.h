@@ -1,6 +1,6 @@
 /* hub — the `switchyard hub` process: HTTP server, routing, per-thread Redis connections and
  * compiled filters, health endpoints, graceful shutdown.
- * Calls: config, http, registry, filter, rds, metrics, log, api_publish, api_admin. */
+ * Calls: config, http, loop, registry, filter, rds, rpipe, metrics, log, api_publish, api_admin. */
 #ifndef SY_HUB_H
 #define SY_HUB_H
 #include <stddef.h>
@@ -18,12 +18,12 @@ typedef struct hub {
     const config *cfg;        /* settings, read-only after start */
     registry *reg;            /* subscriber snapshots */
     filter_limits limits;     /* per-evaluation limits for every thread's engine */
-    rpipe *pub;               /* the publish pipeline: one Redis connection for every thread */
 } hub;
 
-/* What one HTTP thread owns; created on the thread's first request, freed when it exits. */
+/* What one HTTP thread owns; created on the thread's first request, freed when its loop ends. */
 typedef struct hub_thread {
-    rds *r;                   /* this thread's Redis connection */
+    rds *r;                   /* this thread's Redis connection (admin API, health, metrics) */
+    rpipe *pub;               /* its publish pipeline: a second, non-blocking connection */
     filter_engine *fe;        /* this thread's Lua state */
     reg_snapshot *snap;       /* the snapshot `handles` were compiled for (one ref held) */
     int *handles;             /* per snap->subs index: filter handle, or -1 if it did not compile */

@@ -196,6 +196,9 @@ static void drop(rds *r, const char *why)
     disconnect(r);
 }
 
+redisContext *rds_context(rds *r) { return r->c; }
+void rds_drop(rds *r, const char *why) { drop(r, why); }
+
 /* Why the connection failed: the TLS pump's reason (e.g. the alert Redis sent) if it has one. */
 static const char *lost_reason(const rds *r)
 {
@@ -480,6 +483,17 @@ int rds_append_formatted(rds *r, const char *cmd, size_t len)
     if (rds_ensure(r))
         return -1;
     return redisAppendFormattedCommand(r->c, cmd, len) == REDIS_OK ? 0 : -1;
+}
+
+const char *rds_lost_reason(const rds *r) { return lost_reason(r); }
+
+int rds_script_load_append(rds *r, const char *name)
+{
+    int i = script_index(r, name);
+    if (i < 0 || !r->c)
+        return -1;
+    return redisAppendCommand(r->c, "SCRIPT LOAD %b", embedded_scripts[i].text,
+                              embedded_scripts[i].len) == REDIS_OK ? 0 : -1;
 }
 
 int rds_script_load(rds *r, const char *name)

@@ -65,4 +65,14 @@ int rds_append_formatted(rds *r, const char *cmd, size_t len);
 /* Loads the embedded script into Redis (after a NOSCRIPT). Returns 0, or -1. */
 int rds_script_load(rds *r, const char *name);
 
+/* For callers that drive the connection themselves (rpipe, non-blocking in an event loop): the
+ * live hiredis context (NULL while disconnected; it changes on every reconnect), and the way to
+ * give it up when it fails: rds_drop closes it and records why (rds_error). */
+redisContext *rds_context(rds *r);
+void rds_drop(rds *r, const char *why);
+/* Why the connection failed, in words (the TLS pump's reason when it has one). */
+const char *rds_lost_reason(const rds *r);
+/* Appends SCRIPT LOAD of the embedded script to the context's output, unsent. Returns 0, or -1. */
+int rds_script_load_append(rds *r, const char *name);
+
 #endif

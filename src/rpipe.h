@@ -1,28 +1,31 @@
-/* rpipe — one Redis connection shared by many threads, pipelined and asynchronous: callers submit
- * script calls and go on; one thread of its own writes everything submitted while the previous
- * batch was in Redis as one pipeline, reads the replies in order and hands each to its callback.
- * Under load many publishes share one write and one read on both sides, and no HTTP thread waits
- * on Redis.
- * Calls: rds (connection, reconnect with backoff, embedded scripts), log, pthreads.
- * Thread-safe: any number of threads may call rpipe_submit at once. Callbacks run on the rpipe
- * thread (or on the caller's, when the call fails at once), one at a time. */
+/* rpipe — a pipelined Redis connection driven by one thread's event loop: callers on that thread
+ * submit script calls and go on; everything submitted during one round of the loop goes out as one
+ * write just before the loop waits, and the replies are handed to their callbacks, in order, as
+ * they arrive. No thread waits on Redis and no call crosses threads.
+ * Calls: loop, rds (connect, reconnect with backoff, embedded scripts), log.
+ * Not thread-safe: every call, and every callback, is on the thread that runs the loop. */
 #ifndef SY_RPIPE_H
 #define SY_RPIPE_H
 #include <stddef.h>
 
 #include <hiredis/hiredis.h>
 
+#include "loop.h"
+
 typedef struct rpipe rpipe;
 
-/* Called exactly once per submitted call: rep is the reply (freed after done returns), or NULL
- * when Redis could not be reached or the connection broke, and then err says why. */
+/* Called exactly once per submitted call, from the loop (never from inside rpipe_submit): rep is
+ * the reply (freed after done returns), or NULL when Redis could not be reached, the connection
+ * broke or Redis did not answer within the timeout, and then err says why. */
 typedef void (*rpipe_done)(redisReply *rep, const char *err, void *arg);
 
-/* Starts the pipeline thread for url (see rds_new); it connects on the first call. Returns NULL
- * with the reason in err (bad URL). */
-rpipe *rpipe_start(const char *url, int timeout_ms, char *err, size_t errlen);
-/* Fails the calls still queued (their callbacks get NULL), stops the thread and frees p. */
-void rpipe_stop(rpipe *p);
+/* A pipeline on l for url (see rds_new); it connects on the first call, blocking l's thread for
+ * at most timeout_ms (and at most once per backoff step while Redis is away). A call unanswered
+ * after timeout_ms fails, and the connection with it. Returns NULL with the reason in err. */
+rpipe *rpipe_new(loop *l, const char *url, int timeout_ms, char *err, size_t errlen);
+/* Fails the calls still waiting (their callbacks get NULL: "the hub is stopping") and frees p.
+ * Call it while l still exists. */
+void rpipe_free(rpipe *p);
 
 /* Queues the embedded script lua/<name>.lua (as rds_script) with argv, which is copied before
  * rpipe_submit returns. done(arg) gets the reply later. */

@@ -464,9 +464,14 @@ static int local_port(int listening, int *fd_out)
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0 || (listening && listen(fd, 8) != 0))
+    *fd_out = -1;
+    if (fd < 0)
         return -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0 || (listening && listen(fd, 8) != 0)) {
+        close(fd);
+        return -1;
+    }
     *fd_out = fd;
     return ntohs(a.sin_port);
 }
@@ -497,7 +502,8 @@ TEST(test_unreachable_hub_is_a_network_error_naming_the_url)
     CHECK(out == NULL);
     CHECK_HAS(syc_error(c), "/v1/subscribers/a%20b%2Fc");
     syc_client_free(c);
-    close(fd);
+    if (fd >= 0)
+        close(fd);
 }
 
 TEST(test_publish_retries_connection_errors_with_backoff)
@@ -515,7 +521,8 @@ TEST(test_publish_retries_connection_errors_with_backoff)
     CHECK(took >= 0.150);   /* at least 50 + 100 ms of backoff */
     CHECK(took < 3.0);
     syc_client_free(c);
-    close(fd);
+    if (fd >= 0)
+        close(fd);
 }
 
 TEST(test_silent_hub_times_out_with_a_network_error)
@@ -534,7 +541,8 @@ TEST(test_silent_hub_times_out_with_a_network_error)
     CHECK_HAS(syc_error(c), "within 200 ms");
     CHECK_HAS(syc_error(c), "/v1/events/evt_1");
     syc_client_free(c);
-    close(fd);
+    if (fd >= 0)
+        close(fd);
 }
 
 CHECK_MAIN
