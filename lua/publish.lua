@@ -6,6 +6,7 @@
 -- KEYS: none.
 -- ARGV: prefix, event_id, topic, data_json, published_at_ms, expires_at_ms (0: never),
 --       due_ms (0: now, else the deliver_at time), retention_s, idempotency_key ("": none),
+--       jobs (the event's "jobs" field: job_id:subscriber_id pairs joined by ","),
 --       then pairs of job_id, subscriber_id.
 -- Reply: {event_id, 1} when stored; {first_event_id, 0} when the idempotency key was seen in 24 h.
 local p = ARGV[1]
@@ -16,22 +17,23 @@ if idem ~= '' then
 end
 -- numbers stay strings on their way to Redis: a Lua number would be formatted with %.17g per call
 local eid, retention, due = ARGV[2], ARGV[8], ARGV[7]
-local delayed = due ~= '0'
-local jobs = {}
-for i = 10, #ARGV, 2 do jobs[#jobs + 1] = ARGV[i] .. ':' .. ARGV[i + 1] end
 local ev = p .. ':ev:' .. eid
-redis.call('HSET', ev, 'topic', ARGV[3], 'data', ARGV[4], 'published_at', ARGV[5],
-           'expires_at', ARGV[6], 'jobs', table.concat(jobs, ','))
-redis.call('EXPIRE', ev, retention)
-for i = 10, #ARGV, 2 do
-  local jid, sid = ARGV[i], ARGV[i + 1]
-  if delayed then
+local call = redis.call
+call('HSET', ev, 'topic', ARGV[3], 'data', ARGV[4], 'published_at', ARGV[5],
+     'expires_at', ARGV[6], 'jobs', ARGV[10])
+call('EXPIRE', ev, retention)
+if due ~= '0' then
+  for i = 11, #ARGV, 2 do
+    local jid = ARGV[i]
     local jk = p .. ':job:' .. jid
-    redis.call('HSET', jk, 'event', eid, 'sub', sid, 'state', 'pending', 'attempts', '0')
-    redis.call('EXPIRE', jk, retention)
-    redis.call('ZADD', p .. ':delayed', due, jid)
-  else
-    redis.call('XADD', p .. ':jobs', '*', 'j', jid, 'e', eid, 's', sid, 'a', '0')
+    call('HSET', jk, 'event', eid, 'sub', ARGV[i + 1], 'state', 'pending', 'attempts', '0')
+    call('EXPIRE', jk, retention)
+    call('ZADD', p .. ':delayed', due, jid)
+  end
+else
+  local stream = p .. ':jobs'
+  for i = 11, #ARGV, 2 do
+    call('XADD', stream, '*', 'j', ARGV[i], 'e', eid, 's', ARGV[i + 1], 'a', '0')
   end
 end
 if idem ~= '' then redis.call('SET', p .. ':idem:' .. idem, eid, 'EX', 86400) end

@@ -47,7 +47,7 @@ void queue_publish(rpipe *p, const char *prefix, int64_t retention_s, const queu
                    const char *const *job_ids, const char *const *sub_ids, size_t n,
                    queue_published done, void *arg)
 {
-    size_t argc = 9 + 2 * n;
+    size_t argc = 10 + 2 * n;
     const char **av = malloc(argc * sizeof *av);
     size_t *al = malloc(argc * sizeof *al);
     char pub[24], exp[24], due[24], ret[24];
@@ -55,20 +55,29 @@ void queue_publish(rpipe *p, const char *prefix, int64_t retention_s, const queu
     snprintf(exp, sizeof exp, "%lld", (long long)ev->expires_at_ms);
     snprintf(due, sizeof due, "%lld", (long long)ev->due_ms);
     snprintf(ret, sizeof ret, "%lld", (long long)retention_s);
+    buf jobs = {0};   /* the event's "jobs" field: job:subscriber pairs */
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            buf_putc(&jobs, ',');
+        buf_puts(&jobs, job_ids[i]);
+        buf_putc(&jobs, ':');
+        buf_puts(&jobs, sub_ids[i]);
+    }
     const char *fixed[] = {prefix, ev->id, ev->topic, ev->data, pub, exp, due, ret,
-                           ev->idem_key ? ev->idem_key : ""};
-    for (size_t i = 0; i < 9; i++) {
+                           ev->idem_key ? ev->idem_key : "", buf_str(&jobs)};
+    for (size_t i = 0; i < 10; i++) {
         av[i] = fixed[i];
-        al[i] = i == 3 ? ev->data_len : strlen(fixed[i]);
+        al[i] = i == 3 ? ev->data_len : i == 9 ? jobs.len : strlen(fixed[i]);
     }
     for (size_t i = 0; i < n; i++) {
-        av[9 + 2 * i] = job_ids[i], al[9 + 2 * i] = strlen(job_ids[i]);
-        av[10 + 2 * i] = sub_ids[i], al[10 + 2 * i] = strlen(sub_ids[i]);
+        av[10 + 2 * i] = job_ids[i], al[10 + 2 * i] = strlen(job_ids[i]);
+        av[11 + 2 * i] = sub_ids[i], al[11 + 2 * i] = strlen(sub_ids[i]);
     }
     publish_call *pc = malloc(sizeof *pc);
     pc->done = done;
     pc->arg = arg;
     rpipe_submit(p, "publish", (int)argc, av, al, on_publish_reply, pc);
+    buf_free(&jobs);
     free(av);
     free(al);
 }
