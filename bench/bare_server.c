@@ -1,7 +1,7 @@
-/* bare_server — the publish ceiling: a libmicrohttpd server set up exactly as the hub's (src/http.c:
- * internal polling thread + a thread pool of --threads, auto-selected poll backend, the same
- * connection limits, the request body collected the same way, the answer copied into an MHD
- * response) that answers every POST with a small JSON 202, as /v1/publish does, and does nothing else:
+/* bare_server — the publish ceiling: a libmicrohttpd server in MHD's own fastest mode (internal
+ * polling thread + a thread pool of --threads, auto-selected poll backend) with the hub's connection
+ * limits, the request body collected the same way and the answer copied into an MHD response, that
+ * answers every POST with a small JSON 202, as /v1/publish does, and does nothing else:
  * no token check, no JSON parse, no filters, no Redis.
  * Usage: bare_server --port P [--threads 4]   (binds 127.0.0.1; prints "ready" once listening) */
 #include <microhttpd.h>
