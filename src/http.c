@@ -387,10 +387,12 @@ void http_complete(http_pending *p, http_resp *resp)
     st->resp = *resp;
     memset(&resp->body, 0, sizeof resp->body);
     MHD_resume_connection(st->conn);
-    if (self && self->l == st->l)
-        self->resumed = 1;   /* its thread runs the daemon once this round ends */
-    else if (st->l)
+    if (self && self->l == st->l) {
+        self->resumed = 1;   /* its thread runs the daemon once this round ends, */
+        loop_skip_wait(self->l);   /* at once if the round has not waited yet */
+    } else if (st->l) {
         loop_wake(st->l);
+    }
 }
 
 const char *http_header(const http_req *req, const char *name)

@@ -33,6 +33,7 @@ struct loop {
         void *arg;
     } at_exit[MAX_HOOKS];
     int n_exit;
+    int skip_wait;           /* loop_skip_wait was called during this round's hooks */
 };
 
 static __thread loop *current;
@@ -153,11 +154,14 @@ int loop_on_exit(loop *l, loop_fn fn, void *arg)
 int loop_run_once(loop *l, int timeout_ms)
 {
     current = l;
+    l->skip_wait = 0;
     for (int i = 0; i < l->n_before; i++) {
         int limit = l->before[i].fn(l->before[i].arg);
         if (limit >= 0 && (timeout_ms < 0 || limit < timeout_ms))
             timeout_ms = limit;
     }
+    if (l->skip_wait)
+        timeout_ms = 0;
     struct epoll_event evs[MAX_EVENTS];
     int n = epoll_wait(l->ep, evs, MAX_EVENTS, timeout_ms);
     int handled = 0;
@@ -180,6 +184,8 @@ int loop_run_once(loop *l, int timeout_ms)
     }
     return handled;
 }
+
+void loop_skip_wait(loop *l) { l->skip_wait = 1; }
 
 void loop_wake(loop *l)
 {

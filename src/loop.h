@@ -43,6 +43,9 @@ void loop_run_exit(loop *l);
 int loop_run_once(loop *l, int timeout_ms);
 /* Ends the current or next wait of l early. Any thread may call it. */
 void loop_wake(loop *l);
+/* From l's own thread (a before-wait hook, typically): this round does not wait at all, because
+ * something is ready that the caller will handle right after loop_run_once returns. */
+void loop_skip_wait(loop *l);
 
 /* The loop the calling thread runs, or NULL. */
 loop *loop_current(void);

@@ -478,13 +478,6 @@ char *rds_script_format(const char *name, int argc, const char **argv, const siz
     return cmd;
 }
 
-int rds_append_formatted(rds *r, const char *cmd, size_t len)
-{
-    if (rds_ensure(r))
-        return -1;
-    return redisAppendFormattedCommand(r->c, cmd, len) == REDIS_OK ? 0 : -1;
-}
-
 const char *rds_lost_reason(const rds *r) { return lost_reason(r); }
 
 int rds_script_load_append(rds *r, const char *name)
@@ -496,15 +489,3 @@ int rds_script_load_append(rds *r, const char *name)
                               embedded_scripts[i].len) == REDIS_OK ? 0 : -1;
 }
 
-int rds_script_load(rds *r, const char *name)
-{
-    int i = script_index(r, name);
-    if (i < 0)
-        return -1;
-    redisReply *rep =
-        rds_cmd(r, "SCRIPT LOAD %b", embedded_scripts[i].text, embedded_scripts[i].len);
-    int ok = rep && rep->type == REDIS_REPLY_STRING;
-    if (rep)
-        freeReplyObject(rep);
-    return ok ? 0 : -1;
-}

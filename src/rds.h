@@ -55,15 +55,11 @@ redisReply *rds_read(rds *r);
 int rds_script_append(rds *r, const char *name, int argc, const char **argv, const size_t *lens);
 int rds_noscript(const redisReply *rep);
 
-/* For pipelines fed by several threads: the EVALSHA of an embedded script formatted as a Redis
- * command (any thread may call it; no connection needed). Returns it (malloc'd, caller frees) and
+/* The EVALSHA of an embedded script formatted as a Redis command, for a pipeline that writes it
+ * itself (rpipe; any thread may call it, no connection needed). Returns it (malloc'd, caller frees) and
  * its length in *len, or NULL for an unknown script. */
 char *rds_script_format(const char *name, int argc, const char **argv, const size_t *lens,
                         long long *len);
-/* Appends a command formatted as above (read its reply with rds_read). */
-int rds_append_formatted(rds *r, const char *cmd, size_t len);
-/* Loads the embedded script into Redis (after a NOSCRIPT). Returns 0, or -1. */
-int rds_script_load(rds *r, const char *name);
 
 /* For callers that drive the connection themselves (rpipe, non-blocking in an event loop): the
  * live hiredis context (NULL while disconnected; it changes on every reconnect), and the way to
