@@ -20,6 +20,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
+#include "intake.h"
 #include "settler.h"
 #include "slots.h"
 #include "registry.h"
@@ -53,6 +54,17 @@ typedef struct waiting {       /* admitted, but its subscriber holds its fair sh
     struct waiting *next;
 } waiting;
 
+/* Jobs between their selection and their admission's verdicts (select_batch, finish_batch). */
+typedef struct batch {
+    queue_job *jobs;             /* owned; a job handed on elsewhere is left zeroed */
+    int n;                       /* entries in jobs */
+    reg_snapshot *snap;          /* one reference */
+    const subscriber **subs;     /* per job: its subscriber when up for admission, else NULL */
+    queue_admission *adm;        /* the jobs up for admission */
+    size_t nadm;                 /* entries in adm */
+    int64_t now;                 /* when selected, epoch ms */
+} batch;
+
 typedef struct worker {
     const config *cfg;           /* settings */
     rds *r;                      /* the worker's Redis connection */
@@ -71,6 +83,8 @@ typedef struct worker {
     cJSON *data;                 /* that event's data: jobs of one event come together */
     slots slots;                 /* proven endpoints; jobs of unproven or slow subscribers held
                                     over their share */
+    intake *intake;              /* takes and admits jobs on its own thread */
+    batch cur;                   /* the batch whose admission the intake is working on */
 } worker;
 
 static volatile sig_atomic_t stopping;
@@ -281,67 +295,90 @@ static void begin(worker *w, queue_job *job, reg_snapshot *snap, const subscribe
 /* Starts what may start of the jobs just taken (or, released = 1, just released from the held
  * ones); the rest are held or wait (in memory or the delayed set), park (behind an open circuit)
  * or end. Takes every job. */
-static void start_batch(worker *w, queue_job *jobs, int n, int released)
+/* Part one of starting a batch of jobs (taken, or released from holding): each job is settled
+ * at once if it cannot be attempted, held in memory if its subscriber has no share to spare, or
+ * put up for admission (b->adm). Returns how many are up for admission. */
+static size_t select_batch(worker *w, batch *b, int released)
 {
-    reg_snapshot *snap = snapshot_for(w, jobs, n);
-    const subscriber **subs = calloc((size_t)n + 1, sizeof *subs);
-    queue_admission *adm = calloc((size_t)n + 1, sizeof *adm);
-    size_t nadm = 0;
-    int64_t now = wall_ms();
-    for (int k = 0; k < n; k++) {
-        long i = reg_find(snap, jobs[k].sub_id);
-        subs[k] = i < 0 ? NULL : &snap->subs[i];
-        if (settle_unattemptable(w, &jobs[k], subs[k])) {
-            subs[k] = NULL;
+    b->snap = snapshot_for(w, b->jobs, b->n);
+    b->subs = calloc((size_t)b->n + 1, sizeof *b->subs);
+    b->adm = calloc((size_t)b->n + 1, sizeof *b->adm);
+    b->nadm = 0;
+    b->now = wall_ms();
+    for (int k = 0; k < b->n; k++) {
+        queue_job *job = &b->jobs[k];
+        long i = reg_find(b->snap, job->sub_id);
+        const subscriber *sub = i < 0 ? NULL : &b->snap->subs[i];
+        if (settle_unattemptable(w, job, sub))
             continue;
-        }
-        if (subs[k]->enabled && !released && must_hold(w, jobs[k].sub_id, adm, nadm)) {
+        if (sub->enabled && !released && must_hold(w, job->sub_id, b->adm, b->nadm)) {
             if (w->slots.nheld < HELD_PER_SLOT * (int)w->cfg->concurrency)
-                slots_hold(&w->slots, &jobs[k]);   /* costs Redis nothing while it waits */
+                slots_hold(&w->slots, job);   /* costs Redis nothing while it waits */
             else   /* memory is full of slow endpoints' jobs: this one waits in Redis a while */
-                settle(w, &jobs[k], "pending", jobs[k].attempts, NULL,
-                       now + subs[k]->timeout_ms + jitter_ms(1000), 0, "", "");
-            subs[k] = NULL;
+                settle(w, job, "pending", job->attempts, NULL,
+                       b->now + sub->timeout_ms + jitter_ms(1000), 0, "", "");
             continue;
         }
-        adm[nadm++] = (queue_admission){.job = &jobs[k], .max_in_flight = subs[k]->max_in_flight,
-                                        .rate_per_s = subs[k]->rate_limit_per_s,
-                                        .lease_ms = (int64_t)subs[k]->timeout_ms + 5000,
-                                        .disabled = !subs[k]->enabled};
+        b->subs[k] = sub;
+        b->adm[b->nadm++] = (queue_admission){.job = job, .max_in_flight = sub->max_in_flight,
+                                              .rate_per_s = sub->rate_limit_per_s,
+                                              .lease_ms = (int64_t)sub->timeout_ms + 5000,
+                                              .disabled = !sub->enabled};
     }
-    if (nadm && queue_admit(w->r, w->cfg->prefix, now, adm, nadm) != 0)
-        for (size_t a = 0; a < nadm; a++)   /* Redis failed: try these again in a second */
-            adm[a].verdict = QUEUE_WAIT, adm[a].wait_ms = 1000;
+    return b->nadm;
+}
+
+static void batch_free(batch *b)
+{
+    for (int k = 0; k < b->n; k++)
+        queue_job_free(&b->jobs[k]);
+    free(b->jobs);
+    free(b->subs);
+    free(b->adm);
+    reg_release(b->snap);
+    memset(b, 0, sizeof *b);
+}
+
+/* Part two, with admission's verdicts (admit_rc 0) or without them (Redis failed: every job asks
+ * again in a second): each job begins, waits for its subscriber's share, or is settled as the
+ * verdict says. Frees b. */
+static void finish_batch(worker *w, batch *b, int admit_rc)
+{
+    if (admit_rc != 0)
+        for (size_t a = 0; a < b->nadm; a++)
+            b->adm[a].verdict = QUEUE_WAIT, b->adm[a].wait_ms = 1000;
+    int64_t now = b->now;
     int held, share, limited;
-    for (size_t a = 0, k = 0; a < nadm; a++) {
-        queue_job *job = adm[a].job;
-        while (&jobs[k] != job)
+    for (size_t a = 0, k = 0; a < b->nadm; a++) {
+        queue_job *job = b->adm[a].job;
+        while (&b->jobs[k] != job)
             k++;
-        if (adm[a].verdict == QUEUE_DROPPED) {
+        const queue_admission *adm = &b->adm[a];
+        if (adm->verdict == QUEUE_DROPPED) {
             continue;   /* its event is gone; Redis has removed the entry */
-        } else if (adm[a].verdict == QUEUE_EXPIRED) {
+        } else if (adm->verdict == QUEUE_EXPIRED) {
             log_attempt(job, job->attempts, 0, 0, "expired", "ttl ran out before delivery");
             metrics_inc(M_DELIVER_EXPIRED, 1);
             settle(w, job, "expired", job->attempts, NULL, 0, 0, "ttl ran out before delivery", "");
-        } else if (adm[a].verdict == QUEUE_PARK) {
+        } else if (adm->verdict == QUEUE_PARK) {
             settle(w, job, "parked", job->attempts, NULL, 0, 0, "circuit open: waiting for a probe",
                    "");
-        } else if (adm[a].verdict == QUEUE_WAIT && adm[a].disabled) {
+        } else if (adm->verdict == QUEUE_WAIT && adm->disabled) {
             /* held, not dropped: re-enabling the subscriber resumes delivery */
             settle(w, job, "pending", job->attempts, NULL, now + 30000, 0, "subscriber is disabled",
                    "");
-        } else if (adm[a].verdict == QUEUE_WAIT) {
-            settle(w, job, "pending", job->attempts, NULL, now + adm[a].wait_ms + jitter_ms(50), 0,
+        } else if (adm->verdict == QUEUE_WAIT) {
+            settle(w, job, "pending", job->attempts, NULL, now + adm->wait_ms + jitter_ms(50), 0,
                    "", "");
-        } else if (!adm[a].probe && (share = share_for(w, job->sub_id, &held, &limited)) <= held) {
+        } else if (!adm->probe && (share = share_for(w, job->sub_id, &held, &limited)) <= held) {
             if (!limited && w->nwaiting < (int)w->cfg->concurrency - w->fair_share) {
                 /* over its share: wait here for one of its own slots (start_waiting) */
                 waiting *q = calloc(1, sizeof *q);
                 q->job = *job;
                 memset(job, 0, sizeof *job);
-                atomic_fetch_add(&snap->refs, 1);
-                q->snap = snap;
-                q->sub = subs[k];
+                atomic_fetch_add(&b->snap->refs, 1);
+                q->snap = b->snap;
+                q->sub = b->subs[k];
                 q->since_ms = now;
                 q->next = w->waiting;
                 w->waiting = q;
@@ -351,16 +388,36 @@ static void start_batch(worker *w, queue_job *jobs, int n, int released)
                        "");
             }
         } else {
-            if (adm[a].probe)
+            if (adm->probe)
                 log_msg(LOG_INFO, "breaker.probe", "subscriber_id=%s job_id=%s", job->sub_id,
                         job->job_id);
-            atomic_fetch_add(&snap->refs, 1);
-            begin(w, job, snap, subs[k], now);
+            atomic_fetch_add(&b->snap->refs, 1);
+            begin(w, job, b->snap, b->subs[k], now);
         }
     }
-    free(subs);
-    free(adm);
-    reg_release(snap);
+    batch_free(b);
+}
+
+/* Starts a batch: selection now, admission on the intake's thread (the loop collects the verdicts
+ * and finishes the batch). Takes the jobs array. */
+static void start_batch(worker *w, queue_job *jobs, int n, int released)
+{
+    w->cur = (batch){.jobs = jobs, .n = n};
+    if (select_batch(w, &w->cur, released) == 0) {
+        finish_batch(w, &w->cur, 0);
+        return;
+    }
+    intake_admit(w->intake, w->cur.now, w->cur.adm, w->cur.nadm);
+}
+
+/* Hands every job of a batch back to the queue unattempted (the worker is stopping). */
+static void return_batch(worker *w, batch *b)
+{
+    for (int k = 0; k < b->n; k++)
+        if (b->jobs[k].entry)
+            settle(w, &b->jobs[k], "pending", b->jobs[k].attempts, NULL, 0, 0, "worker stopped",
+                   "");
+    batch_free(b);
 }
 
 /* Builds the request and adds the transfer. Takes the job and one reference to snap. */
@@ -489,9 +546,6 @@ static void start_held(worker *w)
     }
     if (n)
         start_batch(w, jobs, n, 1);
-    for (int k = 0; k < n; k++)
-        queue_job_free(&jobs[k]);
-    free(jobs);
 }
 
 static void disable_subscriber(worker *w, const char *sub_id)
@@ -603,10 +657,14 @@ static void reap(worker *w)
 
 static void heartbeat(worker *w)
 {
-    if (!w->ninflight && !w->nwaiting && !w->slots.nheld)
+    if (!w->ninflight && !w->nwaiting && !w->slots.nheld && !w->cur.n)
         return;
-    char **ids = malloc((size_t)(w->ninflight + w->nwaiting + w->slots.nheld) * sizeof *ids);
+    char **ids =
+        malloc((size_t)(w->ninflight + w->nwaiting + w->slots.nheld + w->cur.n) * sizeof *ids);
     size_t n = 0;
+    for (int k = 0; k < w->cur.n; k++)   /* up for admission (the intake only reads entry) */
+        if (w->cur.jobs[k].entry)
+            ids[n++] = w->cur.jobs[k].entry;
     for (transfer *t = w->inflight; t; t = t->next)
         ids[n++] = t->job.entry;
     for (waiting *q = w->waiting; q; q = q->next)
@@ -644,6 +702,9 @@ static void return_inflight(worker *w)
         settle(w, &job, "pending", job.attempts, NULL, 0, 0, "worker stopped", "");
     }
 }
+
+/* The intake's result is ready: end the loop's poll (any thread may call it). */
+static void wake(void *multi) { curl_multi_wakeup(multi); }
 
 static void serve_metrics(const http_req *q, http_resp *r, void *ctx)
 {
@@ -695,25 +756,32 @@ int worker_run(const config *cfg)
         return 2;
     }
     w.reg = reg_start(cfg->redis_url, cfg->prefix, (int)cfg->refresh_ms, err, sizeof err);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    w.multi = curl_multi_init();
+    w.intake = intake_start(cfg->redis_url, cfg->prefix, w.consumer, cfg->visibility_ms, wake,
+                            w.multi, err, sizeof err);
     http_server *srv = http_start(cfg->worker_listen, 1, 4096, serve_metrics, &w, err, sizeof err);
-    if (!srv || !w.reg) {
+    if (!srv || !w.reg || !w.intake) {
         log_msg(LOG_ERROR, "worker.listen", "error=\"%s\"", err);
+        http_stop(srv, 0);
+        intake_stop(w.intake, NULL, NULL);
+        curl_multi_cleanup(w.multi);
+        curl_global_cleanup();
         settler_stop(w.settler, 0);
         reg_stop(w.reg);
         rds_free(w.r);
         return 1;
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    w.multi = curl_multi_init();
     w.idle = calloc((size_t)cfg->concurrency, sizeof *w.idle);
     curl_multi_setopt(w.multi, CURLMOPT_MAXCONNECTS, (long)cfg->concurrency);
     log_msg(LOG_INFO, "worker.started", "consumer=%s concurrency=%lld prefix=%s version=%s",
             w.consumer, (long long)cfg->concurrency, cfg->prefix, SWITCHYARD_VERSION);
 
-    int64_t next_promote = 0, next_reclaim = 0, next_beat = 0;
+    int64_t next_promote = 0, next_reclaim = 0, next_beat = 0, next_take = 0;
     int ready = 0, was_down = 0;
     int64_t drain_until = 0;
-    while (!stopping || w.ninflight) {
+    /* the intake takes and admits on its own thread; the loop never waits on those round trips */
+    while (!stopping || w.ninflight || intake_poll(w.intake) == INTAKE_BUSY) {
         int64_t now = mono_ns() / 1000000;
         if (stopping && !drain_until)
             drain_until = now + DRAIN_MS;
@@ -740,36 +808,54 @@ int worker_run(const config *cfg)
         curl_multi_perform(w.multi, &running);
         log_hold();   /* a line per attempt: one write for the round */
         reap(&w);
+        if (intake_poll(w.intake) == INTAKE_DONE) {
+            intake_result res = intake_collect(w.intake);
+            if (!res.take) {   /* verdicts for w.cur */
+                if (stopping)
+                    return_batch(&w, &w.cur);
+                else
+                    finish_batch(&w, &w.cur, res.rc);
+            } else if (res.rc > 0 && stopping) {
+                batch b = {.jobs = res.jobs, .n = res.rc};
+                return_batch(&w, &b);
+            } else if (res.rc > 0) {
+                start_batch(&w, res.jobs, res.rc, 0);
+            } else {   /* none waiting (ask again shortly), or Redis failed (wait a little) */
+                free(res.jobs);
+                next_take = now + (res.rc < 0 ? 100 : 10);
+            }
+        }
         log_release();
         if (w.waiting)
             start_waiting(&w);
-        if (w.slots.holds && !stopping)
+        if (w.slots.holds && !stopping && intake_poll(w.intake) == INTAKE_IDLE)
             start_held(&w);
         int room = (int)cfg->concurrency - w.ninflight - w.nwaiting - held_taking_room(&w);
-        int taken = 0;
-        if (up && ready && !stopping && room > 0) {
+        if (up && ready && !stopping && room > 0 && now >= next_take &&
+            intake_poll(w.intake) == INTAKE_IDLE) {
             int reclaim = now >= next_reclaim;
             if (reclaim)
                 next_reclaim = now + RECLAIM_EVERY_MS;
-            queue_job *jobs = NULL;
-            int block = w.ninflight ? 0 : (int)(PROMOTE_EVERY_MS);
-            int n = queue_take(w.r, cfg->prefix, w.consumer, room, block, cfg->visibility_ms,
-                               reclaim, &jobs);
-            if (n > 0)
-                start_batch(&w, jobs, n, 0);
-            for (int k = 0; k < n; k++)
-                queue_job_free(&jobs[k]);
-            free(jobs);
-            taken = n > 0;
+            intake_take(w.intake, room, w.ninflight ? 0 : (int)PROMOTE_EVERY_MS, reclaim);
         }
-        if (!up) {
+        if (!up && !w.ninflight) {
             struct timespec ts = {0, 100 * 1000000};
-            if (!w.ninflight)
-                nanosleep(&ts, NULL);
+            nanosleep(&ts, NULL);
         }
-        if (w.ninflight && !taken)
-            curl_multi_poll(w.multi, NULL, 0, room > 0 && !stopping ? 10 : 200, NULL);
+        /* until a transfer moves or the intake has a result (it wakes the poll) */
+        if (intake_poll(w.intake) != INTAKE_DONE)
+            curl_multi_poll(w.multi, NULL, 0, w.ninflight || room <= 0 ? 200 : 10, NULL);
     }
+    queue_job *left = NULL;
+    int nleft = 0;
+    int admitting = intake_poll(w.intake) != INTAKE_IDLE;
+    intake_stop(w.intake, &left, &nleft);   /* waits for what it is doing */
+    if (nleft) {
+        batch b = {.jobs = left, .n = nleft};
+        return_batch(&w, &b);
+    }
+    if (admitting && w.cur.jobs)
+        return_batch(&w, &w.cur);
     return_inflight(&w);
     size_t lost = settler_stop(w.settler, 5000);
     if (lost)   /* Redis is gone: these jobs are reclaimed after the visibility timeout */
