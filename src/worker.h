@@ -1,7 +1,8 @@
 /* worker — the `switchyard worker` process: takes jobs from Redis, delivers them with libcurl's
  * multi interface (keep-alive, `concurrency` transfers at once), applies the retry policy, records
  * every attempt, reclaims jobs of dead workers, and serves /metrics and /healthz.
- * Calls: config, queue, registry, deliver, retry, rds, http, metrics, log, codec, buf. */
+ * Calls: config, queue, intake, settler, slots, registry, deliver, retry, rds, http, metrics, log,
+ * codec, buf.
 #ifndef SY_WORKER_H
 #define SY_WORKER_H
 
