@@ -2,7 +2,7 @@
  * multi interface (keep-alive, `concurrency` transfers at once), applies the retry policy, records
  * every attempt, reclaims jobs of dead workers, and serves /metrics and /healthz.
  * Calls: config, queue, intake, settler, slots, registry, deliver, retry, rds, http, metrics, log,
- * codec, buf.
+ * codec, buf. */
 #ifndef SY_WORKER_H
 #define SY_WORKER_H
 
