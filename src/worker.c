@@ -842,9 +842,13 @@ int worker_run(const config *cfg)
             struct timespec ts = {0, 100 * 1000000};
             nanosleep(&ts, NULL);
         }
-        /* until a transfer moves or the intake has a result (it wakes the poll) */
-        if (intake_poll(w.intake) != INTAKE_DONE)
-            curl_multi_poll(w.multi, NULL, 0, w.ninflight || room <= 0 ? 200 : 10, NULL);
+        /* until a transfer moves or the intake has a result (it wakes the poll); at least once
+         * per promotion period. Short only when room is left and a take must wait for next_take */
+        intake_state is = intake_poll(w.intake);
+        if (is != INTAKE_DONE)
+            curl_multi_poll(w.multi, NULL, 0,
+                            w.ninflight || room <= 0 || is == INTAKE_BUSY ? PROMOTE_EVERY_MS : 10,
+                            NULL);
     }
     queue_job *left = NULL;
     int nleft = 0;
