@@ -820,9 +820,10 @@ int worker_run(const config *cfg)
                 return_batch(&w, &b);
             } else if (res.rc > 0) {
                 start_batch(&w, res.jobs, res.rc, 0);
-            } else {   /* none waiting (ask again shortly), or Redis failed (wait a little) */
+            } else {   /* none came within the block (ask again), or Redis failed (wait) */
                 free(res.jobs);
-                next_take = now + (res.rc < 0 ? 100 : 10);
+                if (res.rc < 0)
+                    next_take = now + 100;
             }
         }
         log_release();
@@ -836,19 +837,18 @@ int worker_run(const config *cfg)
             int reclaim = now >= next_reclaim;
             if (reclaim)
                 next_reclaim = now + RECLAIM_EVERY_MS;
-            intake_take(w.intake, room, w.ninflight ? 0 : (int)PROMOTE_EVERY_MS, reclaim);
+            /* the intake may block until jobs come (the loop goes on meanwhile), but only
+             * briefly while held jobs may need it for their admission */
+            intake_take(w.intake, room, w.slots.holds ? 10 : (int)PROMOTE_EVERY_MS, reclaim);
         }
         if (!up && !w.ninflight) {
             struct timespec ts = {0, 100 * 1000000};
             nanosleep(&ts, NULL);
         }
         /* until a transfer moves or the intake has a result (it wakes the poll); at least once
-         * per promotion period. Short only when room is left and a take must wait for next_take */
-        intake_state is = intake_poll(w.intake);
-        if (is != INTAKE_DONE)
-            curl_multi_poll(w.multi, NULL, 0,
-                            w.ninflight || room <= 0 || is == INTAKE_BUSY ? PROMOTE_EVERY_MS : 10,
-                            NULL);
+         * per promotion period */
+        if (intake_poll(w.intake) != INTAKE_DONE)
+            curl_multi_poll(w.multi, NULL, 0, PROMOTE_EVERY_MS, NULL);
     }
     queue_job *left = NULL;
     int nleft = 0;
