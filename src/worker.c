@@ -339,6 +339,25 @@ static void batch_free(batch *b)
     memset(b, 0, sizeof *b);
 }
 
+/* Keeps an admitted job in memory, last in line, until start_waiting can begin it: when its
+ * subscriber is at its share of this worker, or every slot is busy (it was taken ahead). Takes the
+ * job and one reference to snap. */
+static void wait_here(worker *w, queue_job *job, reg_snapshot *snap, const subscriber *sub,
+                      int64_t now)
+{
+    waiting *q = calloc(1, sizeof *q);
+    q->job = *job;
+    memset(job, 0, sizeof *job);
+    q->snap = snap;
+    q->sub = sub;
+    q->since_ms = now;
+    waiting **pp = &w->waiting;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = q;
+    w->nwaiting++;
+}
+
 /* Part two, with admission's verdicts (admit_rc 0) or without them (Redis failed: every job asks
  * again in a second): each job begins, waits for its subscriber's share, or is settled as the
  * verdict says. Frees b. */
@@ -373,16 +392,8 @@ static void finish_batch(worker *w, batch *b, int admit_rc)
         } else if (!adm->probe && (share = share_for(w, job->sub_id, &held, &limited)) <= held) {
             if (!limited && w->nwaiting < (int)w->cfg->concurrency - w->fair_share) {
                 /* over its share: wait here for one of its own slots (start_waiting) */
-                waiting *q = calloc(1, sizeof *q);
-                q->job = *job;
-                memset(job, 0, sizeof *job);
                 atomic_fetch_add(&b->snap->refs, 1);
-                q->snap = b->snap;
-                q->sub = b->subs[k];
-                q->since_ms = now;
-                q->next = w->waiting;
-                w->waiting = q;
-                w->nwaiting++;
+                wait_here(w, job, b->snap, b->subs[k], now);
             } else {   /* rare: the waiting list is full, or the endpoint turned slow */
                 settle(w, job, "pending", job->attempts, NULL, now + 200 + jitter_ms(200), 0, "",
                        "");
@@ -392,7 +403,10 @@ static void finish_batch(worker *w, batch *b, int admit_rc)
                 log_msg(LOG_INFO, "breaker.probe", "subscriber_id=%s job_id=%s", job->sub_id,
                         job->job_id);
             atomic_fetch_add(&b->snap->refs, 1);
-            begin(w, job, b->snap, b->subs[k], now);
+            if (w->ninflight < (int)w->cfg->concurrency)
+                begin(w, job, b->snap, b->subs[k], now);
+            else   /* taken ahead: starts when a transfer ends */
+                wait_here(w, job, b->snap, b->subs[k], now);
         }
     }
     batch_free(b);
@@ -485,17 +499,22 @@ static void begin(worker *w, queue_job *job, reg_snapshot *snap, const subscribe
     w->ninflight++;
 }
 
-/* Starts waiting jobs whose subscriber is under its share again; one that waited WAIT_MAX_MS
- * (its endpoint is slow) goes back to the delayed set, so it never blocks this worker's room. */
+/* Starts waiting jobs, oldest first, whose subscriber is under its share again, while slots are
+ * free; one that waited WAIT_MAX_MS (its endpoint is slow, or every slot is) goes back to the
+ * delayed set, so it never blocks this worker's room. */
 #define WAIT_MAX_MS 250
 static void start_waiting(worker *w)
 {
     int64_t now = wall_ms();
     for (waiting **pp = &w->waiting; *pp;) {
         waiting *q = *pp;
+        if (w->ninflight >= (int)w->cfg->concurrency && now - q->since_ms <= WAIT_MAX_MS) {
+            pp = &q->next;   /* no slot is free: only the ones waiting too long move */
+            continue;
+        }
         int held, limited;
         int share = share_for(w, q->job.sub_id, &held, &limited);
-        int under = held < share;
+        int under = held < share && w->ninflight < (int)w->cfg->concurrency;
         if (!under && now - q->since_ms <= WAIT_MAX_MS) {
             pp = &q->next;
             continue;
@@ -831,7 +850,9 @@ int worker_run(const config *cfg)
             start_waiting(&w);
         if (w.slots.holds && !stopping && intake_poll(w.intake) == INTAKE_IDLE)
             start_held(&w);
-        int room = (int)cfg->concurrency - w.ninflight - w.nwaiting - held_taking_room(&w);
+        /* jobs are taken ahead, up to half the slots again, so that a transfer that ends finds
+         * the next job admitted and waiting here instead of two round trips away */
+        int room = (int)cfg->concurrency * 3 / 2 - w.ninflight - w.nwaiting - held_taking_room(&w);
         if (up && ready && !stopping && room > 0 && now >= next_take &&
             intake_poll(w.intake) == INTAKE_IDLE) {
             int reclaim = now >= next_reclaim;
