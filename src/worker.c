@@ -736,8 +736,8 @@ static void serve_metrics(const http_req *q, http_resp *r, void *ctx)
         buf_printf(&r->body,
                    "# HELP switchyard_worker_inflight Deliveries in flight in this worker.\n"
                    "# TYPE switchyard_worker_inflight gauge\nswitchyard_worker_inflight %d\n"
-                   "# HELP switchyard_worker_held Jobs this worker holds for subscribers at their "
-                   "share of its slots.\n"
+                   "# HELP switchyard_worker_held Jobs this worker holds in memory: taken ahead "
+                   "of a free slot, or waiting for their subscriber's share of its slots.\n"
                    "# TYPE switchyard_worker_held gauge\nswitchyard_worker_held %d\n",
                    w->ninflight, w->nwaiting + w->slots.nheld);
     } else {
