@@ -846,7 +846,7 @@ int worker_run(const config *cfg)
             }
         }
         log_release();
-        if (w.waiting)
+        if (w.waiting && !stopping)   /* when stopping, they go back with return_inflight */
             start_waiting(&w);
         if (w.slots.holds && !stopping && intake_poll(w.intake) == INTAKE_IDLE)
             start_held(&w);
@@ -873,13 +873,12 @@ int worker_run(const config *cfg)
     }
     queue_job *left = NULL;
     int nleft = 0;
-    int admitting = intake_poll(w.intake) != INTAKE_IDLE;
     intake_stop(w.intake, &left, &nleft);   /* waits for what it is doing */
     if (nleft) {
         batch b = {.jobs = left, .n = nleft};
         return_batch(&w, &b);
     }
-    if (admitting && w.cur.jobs)
+    if (w.cur.jobs)   /* its admission was under way */
         return_batch(&w, &w.cur);
     return_inflight(&w);
     size_t lost = settler_stop(w.settler, 5000);
