@@ -26,8 +26,7 @@ typedef struct http_thread {
     pthread_t tid;
     loop *l;
     struct MHD_Daemon *d;
-    int mhd_fd;             /* the daemon's epoll fd, watched by l */
-    int mhd_ready;          /* set when mhd_fd was reported ready this round */
+    int mhd_ready;          /* set when the daemon's epoll fd was reported ready this round */
     int resumed;            /* set when a deferred request of this thread got its answer */
     int quiesced;           /* 1 once this daemon stopped accepting */
 } http_thread;
