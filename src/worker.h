@@ -1,6 +1,7 @@
 /* worker — the `switchyard worker` process: takes jobs from Redis, delivers them with libcurl's
  * multi interface (keep-alive, `concurrency` transfers at once), applies the retry policy, records
- * every attempt, reclaims jobs of dead workers, and serves /metrics and /healthz.
+ * every attempt, reclaims jobs of dead workers, and serves /metrics and /healthz. Its two halves
+ * (worker.c, worker_flow.c) share worker_int.h.
  * Calls: config, queue, intake, settler, slots, registry, deliver, retry, rds, http, metrics, log,
  * codec, buf. */
 #ifndef SY_WORKER_H
