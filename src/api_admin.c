@@ -311,8 +311,12 @@ static void match(hub *h, hub_thread *t, const http_req *q, http_resp *r)
         http_error(r, 400, "invalid_topic", "%s", why);
     } else if (d && !cJSON_IsObject(d)) {
         http_error(r, 400, "invalid_request", "\"data\" must be a JSON object");
+    } else if (hub_thread_sync(h, t)->version == REG_UNLOADED) {
+        snprintf(r->retry_after, sizeof r->retry_after, "1");
+        http_error(r, 503, "redis_unavailable",
+                   "the hub has not loaded its subscribers from Redis yet; retry later");
     } else {
-        reg_snapshot *s = hub_thread_sync(h, t);
+        reg_snapshot *s = t->snap;
         cJSON *o = cJSON_CreateObject();
         cJSON *list = cJSON_AddArrayToObject(o, "subscribers");
         filter_set_event(t->fe, d);

@@ -341,6 +341,14 @@ void api_publish(hub *h, const http_req *q, http_resp *r, int switch_format)
         idem = id;   /* a publisher-chosen id is its own idempotency key */
 
     reg_snapshot *s = hub_thread_sync(h, t);
+    if (s->version == REG_UNLOADED) {   /* matching now would drop the event for everyone */
+        metrics_inc(M_PUBLISH_UNAVAILABLE, 1);
+        snprintf(r->retry_after, sizeof r->retry_after, "1");
+        http_error(r, 503, "redis_unavailable",
+                   "the hub has not loaded its subscribers from Redis yet; nothing was enqueued, "
+                   "retry later");
+        goto done;
+    }
     select_receivers(t, s, topic, data, &m);
 
     job_ids = calloc(m.n + 1, sizeof *job_ids);

@@ -185,7 +185,7 @@ registry *reg_start(const char *redis_url, const char *prefix, int refresh_ms, c
     }
     g->cur = calloc(1, sizeof *g->cur);
     atomic_init(&g->cur->refs, 1);
-    g->cur->version = -1;
+    g->cur->version = REG_UNLOADED;
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
     if (pthread_create(&g->thread, NULL, refresher, g) != 0) {
@@ -196,6 +196,14 @@ registry *reg_start(const char *redis_url, const char *prefix, int refresh_ms, c
         return NULL;
     }
     return g;
+}
+
+int reg_loaded(registry *g)
+{
+    reg_snapshot *s = reg_acquire(g);
+    int loaded = s->version != REG_UNLOADED;
+    reg_release(s);
+    return loaded;
 }
 
 void reg_stop(registry *g)

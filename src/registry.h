@@ -15,11 +15,14 @@
 
 typedef struct reg_snapshot {
     atomic_int refs;          /* holders, the registry included */
-    long long version;        /* value of the change counter this was built from */
+    long long version;        /* value of the change counter this was built from; -1 before
+                                 Redis was first read (REG_UNLOADED) */
     subscriber *subs;         /* all subscribers, sorted by id */
     size_t n;                 /* entries in subs */
     topic_index *ix;          /* pattern -> index into subs (stored as pointer-sized integer + 1) */
 } reg_snapshot;
+
+#define REG_UNLOADED -1    /* the version of the empty snapshot a registry starts with */
 
 typedef struct registry registry;
 
@@ -28,8 +31,11 @@ registry *reg_start(const char *redis_url, const char *prefix, int refresh_ms, c
                     size_t errlen);
 void reg_stop(registry *g);
 
-/* The newest snapshot (never NULL; empty until Redis was first read). Release it. */
+/* The newest snapshot (never NULL; empty, at REG_UNLOADED, until Redis was first read). Release
+ * it. */
 reg_snapshot *reg_acquire(registry *g);
+/* 1 once the subscribers were read from Redis at least once. */
+int reg_loaded(registry *g);
 void reg_release(reg_snapshot *s);
 /* Asks the refresher to reload at once and waits up to timeout_ms for a snapshot at least as new
  * as min_version. Used after an admin write, so the writing hub reads its own writes. */

@@ -506,8 +506,9 @@ int worker_run(const config *cfg)
          * the next job admitted and waiting here instead of two round trips away */
         int room =
             (int)cfg->concurrency * 3 / 2 - w.ninflight - w.nwaiting - flow_held_taking_room(&w);
+        /* no job is taken before the subscribers are known: it would be discarded as deleted */
         if (up && ready && !stopping && room > 0 && now >= next_take &&
-            intake_poll(w.intake) == INTAKE_IDLE) {
+            intake_poll(w.intake) == INTAKE_IDLE && reg_loaded(w.reg)) {
             int reclaim = now >= next_reclaim;
             if (reclaim)
                 next_reclaim = now + RECLAIM_EVERY_MS;

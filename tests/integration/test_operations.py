@@ -7,7 +7,7 @@ import socket
 import time
 import unittest
 
-from harness import SwitchyardCase, free_port, http_request, mint_jwt
+from harness import SwitchyardCase, free_port, http_request, mint_jwt, wait_for, wait_until_serving
 
 SETTINGS = ("SWITCHYARD_LISTEN", "SWITCHYARD_REDIS_URL", "SWITCHYARD_JWT_SECRET", "SWITCHYARD_ADMIN_TOKEN",
             "SWITCHYARD_PREFIX", "SWITCHYARD_CONCURRENCY", "SWITCHYARD_WORKER_LISTEN", "SWITCHYARD_MAX_BODY",
@@ -39,6 +39,43 @@ class OperationsTest(SwitchyardCase):
         self.redis.stop()
         self.assertEqual(hub.request("GET", "/healthz").status, 200)
         self.assertEqual(hub.request("GET", "/readyz").status, 503)
+
+    def test_hub_takes_no_publish_before_its_subscribers_are_loaded(self):
+        # until the hub has read the subscribers once, a publish would match nobody and lose the
+        # event for every subscriber: it is refused, and /readyz keeps a balancer away
+        self.redis.cmd("SET", self.prefix + ":subs", "not a hash")   # the first read fails
+        hub = self.start_hub(ready=False)
+        wait_until_serving(hub.process, hub.url("/healthz"))
+        ready = hub.request("GET", "/readyz")
+        self.assertError(ready, 503, "redis_unavailable")
+        self.assertIn("not loaded", ready.json["error"]["message"])
+        resp = hub.publish("orders.created", {"a": 1})
+        self.assertError(resp, 503, "redis_unavailable")
+        self.assertIn("not loaded its subscribers", resp.json["error"]["message"])
+        self.assertEqual(resp.headers.get("retry-after"), "1")
+        self.assertEqual(self.redis.keys(), [self.prefix + ":subs"])   # nothing was stored
+        self.redis.cmd("DEL", self.prefix + ":subs")
+        wait_for(lambda: hub.request("GET", "/readyz").status == 200, message="the hub to be ready")
+        self.assertEqual(hub.publish("orders.created", {"a": 1}).status, 202)
+
+    def test_worker_takes_no_job_before_its_subscribers_are_loaded(self):
+        # a job whose subscriber the worker does not know is discarded as deleted: so a worker
+        # that could not read the subscribers yet leaves the jobs where they are
+        hub = self.start_hub()
+        rx = self.start_receiver()
+        self.create_subscriber(hub, topic="orders.created", target_url=rx.url("/hooks"))
+        event = hub.publish("orders.created", {"body": {"n": 1}}).json
+        subs = self.prefix + ":subs"
+        self.redis.cmd("RENAME", subs, subs + ":away")
+        self.redis.cmd("SET", subs, "not a hash")   # the worker's first read fails
+        self.start_worker()
+        time.sleep(1.0)
+        self.assertEqual(rx.requests(), [])
+        self.assertEqual(self.event_jobs(hub, event["id"])[0]["state"], "pending")
+        self.redis.cmd("DEL", subs)
+        self.redis.cmd("RENAME", subs + ":away", subs)
+        rx.wait_for_requests("/hooks")
+        self.wait_for_job_state(hub, event["id"], "delivered")
 
     def test_hub_metrics_are_prometheus_text(self):
         hub = self.start_hub()
