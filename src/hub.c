@@ -134,8 +134,7 @@ static void route(const http_req *q, http_resp *r, void *ctx)
         hub_thread *t = hub_thread_get(h);
         if (strcmp(p, "/readyz") == 0) {
             redisReply *rep = rds_cmd(t->r, "PING");
-            if (rep && rep->type == REDIS_REPLY_STATUS &&
-                hub_thread_sync(h, t)->version == REG_UNLOADED) {
+            if (rep && rep->type == REDIS_REPLY_STATUS && !reg_loaded(h->reg)) {
                 http_error(r, 503, "redis_unavailable",
                            "the subscribers are not loaded from Redis yet");
                 snprintf(r->retry_after, sizeof r->retry_after, "1");
