@@ -121,11 +121,11 @@ intake_state intake_poll(intake *in)
     return s;
 }
 
-static void post(intake *in)
+/* Marks the request the caller wrote (holding the lock) as posted, and wakes the thread. */
+static void post_locked(intake *in)
 {
     in->state = INTAKE_BUSY;
     pthread_cond_signal(&in->cv);
-    pthread_mutex_unlock(&in->mu);
 }
 
 void intake_take(intake *in, int max, int block_ms, int reclaim)
@@ -135,7 +135,8 @@ void intake_take(intake *in, int max, int block_ms, int reclaim)
     in->max = max;
     in->block_ms = block_ms;
     in->reclaim = reclaim;
-    post(in);
+    post_locked(in);
+    pthread_mutex_unlock(&in->mu);
 }
 
 void intake_admit(intake *in, int64_t now_ms, queue_admission *a, size_t n)
@@ -145,7 +146,8 @@ void intake_admit(intake *in, int64_t now_ms, queue_admission *a, size_t n)
     in->now_ms = now_ms;
     in->adm = a;
     in->nadm = n;
-    post(in);
+    post_locked(in);
+    pthread_mutex_unlock(&in->mu);
 }
 
 intake_result intake_collect(intake *in)

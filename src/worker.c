@@ -449,7 +449,7 @@ int worker_run(const config *cfg)
             w.consumer, (long long)cfg->concurrency, cfg->prefix, SWITCHYARD_VERSION);
 
     int64_t next_promote = 0, next_reclaim = 0, next_beat = 0, next_take = 0;
-    int ready = 0, was_down = 0;
+    int ready = 0, was_down = 0, subs_known = 0;
     int64_t drain_until = 0;
     /* the intake takes and admits on its own thread; the loop never waits on those round trips */
     while (!stopping || w.ninflight || intake_poll(w.intake) == INTAKE_BUSY) {
@@ -506,9 +506,12 @@ int worker_run(const config *cfg)
          * the next job admitted and waiting here instead of two round trips away */
         int room =
             (int)cfg->concurrency * 3 / 2 - w.ninflight - w.nwaiting - flow_held_taking_room(&w);
-        /* no job is taken before the subscribers are known: it would be discarded as deleted */
-        if (up && ready && !stopping && room > 0 && now >= next_take &&
-            intake_poll(w.intake) == INTAKE_IDLE && reg_loaded(w.reg)) {
+        /* no job is taken before the subscribers are known: it would be discarded as deleted
+         * (once loaded, a registry stays loaded) */
+        if (!subs_known)
+            subs_known = reg_loaded(w.reg);
+        if (up && ready && !stopping && room > 0 && now >= next_take && subs_known &&
+            intake_poll(w.intake) == INTAKE_IDLE) {
             int reclaim = now >= next_reclaim;
             if (reclaim)
                 next_reclaim = now + RECLAIM_EVERY_MS;
