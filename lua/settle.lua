@@ -1,13 +1,16 @@
 -- settle: records the outcome of one delivery attempt and moves the job on: done, retried later,
 -- dead-lettered, discarded, gone, expired, handed back or parked behind an open circuit. Removes the
 -- stream entry the worker held, frees its in-flight slot, and feeds the subscriber's circuit breaker.
--- Creates the job's hash if no attempt made it yet.
+-- Creates the job's hash if no attempt made it yet. The first attempt's record is kept in the hash
+-- (fields a1 and a1_error: short values keep the hash a compact listpack), later ones in the job's
+-- :log list as "at_ms,status,latency_ms,error"; GET /v1/events turns both into its attempts.
 -- KEYS: none.
 -- ARGV: prefix, group, entry_id, job_id, subscriber_id, state (delivered | retrying | dead |
 --       discarded | gone | expired | pending: handed back unattempted, at due_ms if > 0 |
 --       parked: waits for the subscriber's circuit to close), attempts
---       (count so far), attempt_json ("" if no attempt was made), due_ms (retrying, pending),
---       now_ms, last_status, last_error ("" with no attempt_json: keep the previous ones),
+--       (count so far), attempt ("at_ms,status,latency_ms"; "" if no attempt was made), due_ms
+--       (retrying, pending), now_ms, last_status, last_error (the attempt's; with no attempt, why
+--       none was made, "" to keep the previous ones),
 --       retention_s, breaker (ok: the endpoint answered well | fail: it did not | "": no report),
 --       breaker_failures (consecutive failures that open the circuit; 0: never), probe_ms (first
 --       wait before probing an open circuit; doubles up to 64 times that), event_id, leased (1: the
@@ -51,8 +54,12 @@ else
 end
 redis.call('EXPIRE', jk, retention)
 if ARGV[8] ~= '' then
-  redis.call('RPUSH', jk .. ':log', ARGV[8])
-  redis.call('EXPIRE', jk .. ':log', retention)
+  if redis.call('HSETNX', jk, 'a1', ARGV[8]) == 1 then
+    if ARGV[12] ~= '' then redis.call('HSET', jk, 'a1_error', ARGV[12]) end
+  else
+    redis.call('RPUSH', jk .. ':log', ARGV[8] .. ',' .. ARGV[12])
+    redis.call('EXPIRE', jk .. ':log', retention)
+  end
 end
 if state == 'parked' then
   redis.call('ZADD', p .. ':parked:' .. sid, now, jid)

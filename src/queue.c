@@ -327,7 +327,8 @@ int queue_breaker_state(rds *r, const char *prefix, const char *sub_id, char sta
 
 typedef struct settle_args {
     char att[16], due[24], now[24], status[16], ret[24], thr[16], probe[24];  /* number texts */
-    const char *av[SETTLE_ARGC];                                              /* ARGV of settle */
+    char rec[64];                 /* the attempt's record: "at_ms,status,latency_ms", "" if none */
+    const char *av[SETTLE_ARGC];  /* ARGV of settle */
 } settle_args;
 
 static void settle_argv(settle_args *a, const char *prefix, int64_t retention_s,
@@ -340,9 +341,12 @@ static void settle_argv(settle_args *a, const char *prefix, int64_t retention_s,
     snprintf(a->now, sizeof a->now, "%lld", (long long)o->now_ms);
     snprintf(a->status, sizeof a->status, "%d", o->last_status);
     snprintf(a->ret, sizeof a->ret, "%lld", (long long)retention_s);
+    a->rec[0] = '\0';
+    if (o->attempt_at_ms > 0)
+        snprintf(a->rec, sizeof a->rec, "%lld,%d,%lld", (long long)o->attempt_at_ms, o->last_status,
+                 (long long)o->latency_ms);
     const char *av[SETTLE_ARGC] = {prefix, QUEUE_GROUP, j->entry, j->job_id, j->sub_id, o->state,
-                                   a->att, o->attempt_json ? o->attempt_json : "", a->due, a->now,
-                                   a->status, o->last_error ? o->last_error : "", a->ret,
+                                   a->att, a->rec, a->due, a->now, a->status, o->last_error ? o->last_error : "", a->ret,
                                    o->breaker ? o->breaker : "", a->thr, a->probe, j->event_id,
                                    j->leased ? "1" : "0"};
     memcpy(a->av, av, sizeof av);
@@ -401,6 +405,62 @@ static cJSON *time_or_null(int64_t ms)
     return cJSON_CreateString(t);
 }
 
+/* One attempt as GET /v1/events shows it, from its record "at_ms,status,latency_ms" (status 0: no
+ * answer) followed, in the :log list, by ",error"; a1_error is the first attempt's error (NULL: read
+ * it from the record). Switchyard 0.2.0 stored the JSON object itself. NULL if unreadable. */
+static cJSON *attempt_item(const char *rec, size_t len, const char *a1_error)
+{
+    if (len && rec[0] == '{')
+        return cJSON_ParseWithLength(rec, len);
+    long long at, latency;
+    int status, n = 0;
+    if (sscanf(rec, "%lld,%d,%lld%n", &at, &status, &latency, &n) != 3)
+        return NULL;
+    const char *error = a1_error ? a1_error : rec[n] == ',' ? rec + n + 1 : "";
+    cJSON *a = cJSON_CreateObject();
+    cJSON_AddItemToObject(a, "at", time_or_null(at));
+    cJSON_AddItemToObject(a, "status", status ? cJSON_CreateNumber(status) : cJSON_CreateNull());
+    cJSON_AddNumberToObject(a, "latency_ms", (double)latency);
+    cJSON_AddItemToObject(a, "error", *error ? cJSON_CreateString(error) : cJSON_CreateNull());
+    return a;
+}
+
+/* A job's attempts, oldest first: the first from its hash, the others from its :log list. They are
+ * sorted by time because a job recorded partly by an older version has all of them in the list. */
+static cJSON *attempts_json(redisReply *a1, redisReply *a1_error, redisReply *log)
+{
+    size_t n = 0;
+    cJSON **items = calloc(log->elements + 1, sizeof *items);
+    if (a1->type == REDIS_REPLY_STRING) {
+        const char *err = a1_error->type == REDIS_REPLY_STRING ? a1_error->str : "";
+        if ((items[n] = attempt_item(a1->str, a1->len, err)))
+            n++;
+    }
+    for (size_t i = 0; i < log->elements; i++) {
+        redisReply *x = log->element[i];
+        if (x->type == REDIS_REPLY_STRING && (items[n] = attempt_item(x->str, x->len, NULL)))
+            n++;
+    }
+    for (size_t i = 1; i < n; i++) {   /* insertion sort: stable, and n is small */
+        cJSON *x = items[i];
+        const char *at = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, "at"));
+        size_t k = i;
+        for (; k > 0; k--) {
+            const char *prev =
+                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(items[k - 1], "at"));
+            if (!at || !prev || strcmp(prev, at) <= 0)
+                break;
+            items[k] = items[k - 1];
+        }
+        items[k] = x;
+    }
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(arr, items[i]);
+    free(items);
+    return arr;
+}
+
 cJSON *queue_event_json(rds *r, const char *prefix, const char *event_id, int *found)
 {
     *found = -1;
@@ -429,7 +489,7 @@ cJSON *queue_event_json(rds *r, const char *prefix, const char *event_id, int *f
         char *sid = strchr(jid, ':');
         if (sid)
             *sid++ = '\0';
-        redisReply *j = rds_cmd(r, "HMGET %s:job:%s sub state", prefix, jid);
+        redisReply *j = rds_cmd(r, "HMGET %s:job:%s sub state a1 a1_error", prefix, jid);
         redisReply *log = rds_cmd(r, "LRANGE %s:job:%s:log 0 -1", prefix, jid);
         if (!reply_ok(j) || !reply_ok(log)) {
             if (j)
@@ -445,12 +505,7 @@ cJSON *queue_event_json(rds *r, const char *prefix, const char *event_id, int *f
         cJSON_AddStringToObject(jo, "subscriber_id",
                                 j->element[0]->str ? j->element[0]->str : sid ? sid : "");
         cJSON_AddStringToObject(jo, "state", j->element[1]->str ? j->element[1]->str : "pending");
-        cJSON *atts = cJSON_AddArrayToObject(jo, "attempts");
-        for (size_t i = 0; i < log->elements; i++) {
-            cJSON *a = cJSON_ParseWithLength(log->element[i]->str, log->element[i]->len);
-            if (a)
-                cJSON_AddItemToArray(atts, a);
-        }
+        cJSON_AddItemToObject(jo, "attempts", attempts_json(j->element[2], j->element[3], log));
         cJSON_AddItemToArray(jobs, jo);
         freeReplyObject(j);
         freeReplyObject(log);

@@ -76,11 +76,12 @@ int queue_promote(rds *r, const char *prefix, int64_t now_ms);
 typedef struct queue_outcome {
     const char *state;         /* delivered | retrying | dead | discarded | gone | expired */
     int attempts;              /* attempts made, this one included */
-    const char *attempt_json;  /* {"at","status","latency_ms","error"} or "" if none was made */
+    int64_t attempt_at_ms;     /* when this outcome's attempt was made, epoch ms; 0: none was */
+    int64_t latency_ms;        /* how long the attempt took */
     int64_t due_ms;            /* retrying: when, epoch ms */
     int64_t now_ms;            /* epoch ms */
-    int last_status;           /* HTTP status, 0 = none */
-    const char *last_error;    /* "" if none */
+    int last_status;           /* the attempt's HTTP status, 0 = none */
+    const char *last_error;    /* the attempt's error, or why none was made; "" if none */
     const char *breaker;       /* "ok" / "fail": what the attempt says of the endpoint; "" nothing */
 } queue_outcome;
 

@@ -43,7 +43,6 @@ static void settle_item_free(settle_item *it)
 {
     queue_job_free(&it->job);
     free((char *)it->o.state);
-    free((char *)it->o.attempt_json);
     free((char *)it->o.last_error);
     free((char *)it->o.breaker);
     free(it);
@@ -148,7 +147,6 @@ void settler_add(settler *s, queue_job *j, const queue_outcome *o)
     memset(j, 0, sizeof *j);
     it->o = *o;
     it->o.state = dup_str(o->state);
-    it->o.attempt_json = dup_str(o->attempt_json);
     it->o.last_error = dup_str(o->last_error);
     it->o.breaker = dup_str(o->breaker);
     pthread_mutex_lock(&s->mu);

@@ -54,37 +54,19 @@ int64_t worker_wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* {"at","status","latency_ms","error"}, written directly: one per attempt, so it stays cheap. */
-static char *attempt_json(int64_t at_ms, int status, int64_t latency_ms, const char *error)
+/* Hands an outcome to the settler, which records it while this thread goes on delivering. Until
+ * Redis has it, the job stays pending in our name, so nothing is lost if we die. Takes the job. */
+void worker_settle(worker *w, queue_job *job, queue_outcome o)
 {
-    char t[32];
-    codec_time_format(at_ms, t);
-    buf b = BUF_INIT;
-    buf_printf(&b, "{\"at\":\"%s\",\"status\":", t);
-    if (status)
-        buf_printf(&b, "%d", status);
-    else
-        buf_puts(&b, "null");
-    buf_printf(&b, ",\"latency_ms\":%lld,\"error\":", (long long)latency_ms);
-    if (error && *error)
-        buf_json_str(&b, error, strlen(error));
-    else
-        buf_puts(&b, "null");
-    buf_putc(&b, '}');
-    return buf_take(&b);
+    o.now_ms = worker_wall_ms();
+    settler_add(w->settler, job, &o);
 }
 
-/* Hands an outcome to the settler, which records it while this thread goes on delivering. Until
- * Redis has it, the job stays pending in our name, so nothing is lost if we die. Takes ownership of
- * job and att_json. */
-void worker_settle(worker *w, queue_job *job, const char *state, int attempts, char *att_json,
-                   int64_t due_ms, int status, const char *error, const char *breaker)
+void worker_settle_unattempted(worker *w, queue_job *job, const char *state, int64_t due_ms,
+                               const char *why)
 {
-    queue_outcome o = {.state = state, .attempts = attempts, .attempt_json = att_json,
-                       .due_ms = due_ms, .now_ms = worker_wall_ms(), .last_status = status,
-                       .last_error = error ? error : "", .breaker = breaker};
-    settler_add(w->settler, job, &o);
-    free(att_json);
+    worker_settle(w, job, (queue_outcome){.state = state, .attempts = job->attempts,
+                                          .due_ms = due_ms, .last_error = why, .breaker = ""});
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -177,7 +159,9 @@ void worker_begin(worker *w, queue_job *job, reg_snapshot *snap, const subscribe
         int attempts = t->job.attempts + 1;
         worker_log_attempt(&t->job, attempts, 0, 0, "dead", err);
         metrics_inc(M_DELIVER_DEAD, 1);
-        worker_settle(w, &t->job, "dead", attempts, attempt_json(now, 0, 0, err), 0, 0, err, "");
+        worker_settle(w, &t->job, (queue_outcome){.state = "dead", .attempts = attempts,
+                                                  .attempt_at_ms = now, .last_error = err,
+                                                  .breaker = ""});
         transfer_free(w, t);
         return;
     }
@@ -251,8 +235,9 @@ static void finish(worker *w, transfer *t, CURLcode res)
         snprintf(error, sizeof error, "%s, refused by SWITCHYARD_DENY_PRIVATE_TARGETS", t->denied);
         worker_log_attempt(&t->job, attempt, 0, latency_ms, "dead", error);
         metrics_inc(M_DELIVER_DEAD, 1);
-        worker_settle(w, &t->job, "dead", attempt, attempt_json(now, 0, latency_ms, error), 0, 0,
-                      error, "");
+        worker_settle(w, &t->job, (queue_outcome){.state = "dead", .attempts = attempt,
+                                                  .attempt_at_ms = now, .latency_ms = latency_ms,
+                                                  .last_error = error, .breaker = ""});
         return;
     }
     retry_verdict v = retry_classify((int)status, s->nsuccess >= 0 ? s->success_codes : NULL,
@@ -300,8 +285,10 @@ static void finish(worker *w, transfer *t, CURLcode res)
     if (health[0] == 'o' && latency_ms < SLOW_MS)
         slots_proven(&w->slots, s->id, worker_mono_ns() / 1000000, 1);
     worker_log_attempt(&t->job, attempt, (int)status, latency_ms, state, error);
-    worker_settle(w, &t->job, state, attempt, attempt_json(now, (int)status, latency_ms, error),
-                  due, (int)status, error, health);
+    worker_settle(w, &t->job, (queue_outcome){.state = state, .attempts = attempt,
+                                              .attempt_at_ms = now, .latency_ms = latency_ms,
+                                              .due_ms = due, .last_status = (int)status,
+                                              .last_error = error, .breaker = health});
 }
 
 static void reap(worker *w)
@@ -355,14 +342,14 @@ static void return_inflight(worker *w)
         w->inflight = t->next;
         curl_multi_remove_handle(w->multi, t->easy);
         log_msg(LOG_INFO, "worker.returned", "job_id=%s", t->job.job_id);
-        worker_settle(w, &t->job, "pending", t->job.attempts, NULL, 0, 0, "worker stopped", "");
+        worker_settle_unattempted(w, &t->job, "pending", 0, "worker stopped");
         transfer_free(w, t);
         w->ninflight--;
     }
     while (w->waiting) {
         waiting *q = w->waiting;
         w->waiting = q->next;
-        worker_settle(w, &q->job, "pending", q->job.attempts, NULL, 0, 0, "worker stopped", "");
+        worker_settle_unattempted(w, &q->job, "pending", 0, "worker stopped");
         reg_release(q->snap);
         free(q);
         w->nwaiting--;
@@ -370,7 +357,7 @@ static void return_inflight(worker *w)
     while (w->slots.holds) {
         queue_job job;
         slots_unhold(&w->slots, w->slots.holds, &job);
-        worker_settle(w, &job, "pending", job.attempts, NULL, 0, 0, "worker stopped", "");
+        worker_settle_unattempted(w, &job, "pending", 0, "worker stopped");
     }
 }
 

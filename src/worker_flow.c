@@ -33,7 +33,7 @@ static int settle_unattemptable(worker *w, queue_job *job, const subscriber *sub
     if (!sub) {
         worker_log_attempt(job, job->attempts, 0, 0, "discarded", "subscriber was deleted");
         metrics_inc(M_DELIVER_DISCARDED, 1);
-        worker_settle(w, job, "discarded", job->attempts, NULL, 0, 0, "subscriber was deleted", "");
+        worker_settle_unattempted(w, job, "discarded", 0, "subscriber was deleted");
         return 1;
     }
     return 0;
@@ -109,8 +109,8 @@ static size_t select_batch(worker *w, batch *b, int released)
             if (w->slots.nheld < HELD_PER_SLOT * (int)w->cfg->concurrency)
                 slots_hold(&w->slots, job);   /* costs Redis nothing while it waits */
             else   /* memory is full of slow endpoints' jobs: this one waits in Redis a while */
-                worker_settle(w, job, "pending", job->attempts, NULL,
-                       b->now + sub->timeout_ms + jitter_ms(1000), 0, "", "");
+                worker_settle_unattempted(w, job, "pending",
+                                          b->now + sub->timeout_ms + jitter_ms(1000), "");
             continue;
         }
         b->subs[k] = sub;
@@ -172,26 +172,21 @@ void flow_finish_batch(worker *w, batch *b, int admit_rc)
         } else if (adm->verdict == QUEUE_EXPIRED) {
             worker_log_attempt(job, job->attempts, 0, 0, "expired", "ttl ran out before delivery");
             metrics_inc(M_DELIVER_EXPIRED, 1);
-            worker_settle(w, job, "expired", job->attempts, NULL, 0, 0,
-                          "ttl ran out before delivery", "");
+            worker_settle_unattempted(w, job, "expired", 0, "ttl ran out before delivery");
         } else if (adm->verdict == QUEUE_PARK) {
-            worker_settle(w, job, "parked", job->attempts, NULL, 0, 0,
-                          "circuit open: waiting for a probe", "");
+            worker_settle_unattempted(w, job, "parked", 0, "circuit open: waiting for a probe");
         } else if (adm->verdict == QUEUE_WAIT && adm->disabled) {
             /* held, not dropped: re-enabling the subscriber resumes delivery */
-            worker_settle(w, job, "pending", job->attempts, NULL, now + 30000, 0,
-                          "subscriber is disabled", "");
+            worker_settle_unattempted(w, job, "pending", now + 30000, "subscriber is disabled");
         } else if (adm->verdict == QUEUE_WAIT) {
-            worker_settle(w, job, "pending", job->attempts, NULL,
-                          now + adm->wait_ms + jitter_ms(50), 0, "", "");
+            worker_settle_unattempted(w, job, "pending", now + adm->wait_ms + jitter_ms(50), "");
         } else if (!adm->probe && (share = share_for(w, job->sub_id, &held, &limited)) <= held) {
             if (!limited && w->nwaiting < (int)w->cfg->concurrency - w->fair_share) {
                 /* over its share: wait here for one of its own slots (flow_start_waiting) */
                 atomic_fetch_add(&b->snap->refs, 1);
                 wait_here(w, job, b->snap, b->subs[k], now);
             } else {   /* rare: the waiting list is full, or the endpoint turned slow */
-                worker_settle(w, job, "pending", job->attempts, NULL, now + 200 + jitter_ms(200), 0,
-                              "", "");
+                worker_settle_unattempted(w, job, "pending", now + 200 + jitter_ms(200), "");
             }
         } else {
             if (adm->probe)
@@ -224,8 +219,7 @@ void flow_return_batch(worker *w, batch *b)
 {
     for (int k = 0; k < b->n; k++)
         if (b->jobs[k].entry)
-            worker_settle(w, &b->jobs[k], "pending", b->jobs[k].attempts, NULL, 0, 0,
-                          "worker stopped", "");
+            worker_settle_unattempted(w, &b->jobs[k], "pending", 0, "worker stopped");
     batch_free(b);
 }
 
@@ -255,8 +249,7 @@ void flow_start_waiting(worker *w)
         if (under) {
             worker_begin(w, &q->job, q->snap, q->sub, now);
         } else {
-            worker_settle(w, &q->job, "pending", q->job.attempts, NULL, now + 200 + jitter_ms(200),
-                          0, "", "");
+            worker_settle_unattempted(w, &q->job, "pending", now + 200 + jitter_ms(200), "");
             reg_release(q->snap);
         }
         free(q);

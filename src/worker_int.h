@@ -83,9 +83,12 @@ typedef struct worker {
 /* worker.c */
 int64_t worker_mono_ns(void);
 int64_t worker_wall_ms(void);
-/* Hands an outcome to the settler (see worker.c). Takes the job and att_json. */
-void worker_settle(worker *w, queue_job *job, const char *state, int attempts, char *att_json,
-                   int64_t due_ms, int status, const char *error, const char *breaker);
+/* Hands an outcome to the settler (see worker.c); sets its now_ms. Takes the job, not o's strings. */
+void worker_settle(worker *w, queue_job *job, queue_outcome o);
+/* The same for a job settled without an attempt: its count stays, why becomes its last_error
+ * ("" keeps the previous one), the breaker hears nothing. */
+void worker_settle_unattempted(worker *w, queue_job *job, const char *state, int64_t due_ms,
+                               const char *why);
 /* Builds the request and adds the transfer. Takes the job and one reference to snap. */
 void worker_begin(worker *w, queue_job *job, reg_snapshot *snap, const subscriber *sub,
                   int64_t now);

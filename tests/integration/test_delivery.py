@@ -205,6 +205,31 @@ class DeliveryTest(SwitchyardCase):
         self.assertEqual(whole["topic"], "orders.created")
         self.assertIn("published_at", whole)
 
+    def test_history_written_by_an_older_version_still_reads_in_order(self):
+        # Switchyard 0.2.0 kept every attempt as a JSON object in the job's :log list; now the first
+        # attempt lives in the job's hash and later ones in the list as "at_ms,status,latency_ms,error".
+        # A job retried across an upgrade has both, and its history must read oldest first.
+        self.worker.process.stop()
+        event = self.publish()
+        job = self.assert_pending_before_any_attempt(event)
+        key = "%s:job:%s" % (self.prefix, job["job_id"])
+        now_ms = int(time.time() * 1000)
+        self.redis.cmd("RPUSH", key + ":log",
+                       json.dumps({"at": "2020-01-02T03:04:05.006Z", "status": 500, "latency_ms": 7,
+                                   "error": "HTTP 500"}),
+                       "%d,0,12,Failed to connect, twice, to the receiver" % (now_ms - 1000))
+        self.start_worker()
+        job = self.wait_for_job_state(self.hub, event["id"], "delivered")
+        old, compact, new = job["attempts"]
+        self.assertEqual(old, {"at": "2020-01-02T03:04:05.006Z", "status": 500, "latency_ms": 7,
+                               "error": "HTTP 500"})
+        self.assertEqual(compact["status"], None)
+        self.assertEqual(compact["latency_ms"], 12)
+        self.assertEqual(compact["error"], "Failed to connect, twice, to the receiver")
+        self.assertLess(compact["at"], new["at"])
+        self.assertEqual((new["status"], new["error"]), (200, None), new)
+        self.assertRegex(new["at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
     def assert_pending_before_any_attempt(self, event):
         jobs = self.event_jobs(self.hub, event["id"])
         self.assertEqual(len(jobs), 1, jobs)
