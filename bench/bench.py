@@ -76,6 +76,20 @@ def own_cpu_s():
     return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
 
 
+def proc_cpu_s(pid):
+    """CPU seconds a running process has used so far, all its threads (/proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        x = f.read().rsplit(")", 1)[1].split()
+    return (int(x[11]) + int(x[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_s():
+    """CPU seconds of every child process this one has waited for."""
+    import resource
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return c.ru_utime + c.ru_stime
+
+
 def median(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
@@ -357,6 +371,35 @@ class Bench:
             raise BenchError("curl_ceiling: some POSTs failed")
         return r
 
+    # ---- CPU budget ----------------------------------------------------------------------------
+
+    def cpu(self, *names):
+        """CPU seconds so far of the named processes this run started, and under "run" those of
+        every program run() has waited for (take it right around the one run() that matters:
+        rcli() runs redis-cli)."""
+        d = {n: proc_cpu_s(self.procs[n].pid) for n in names}
+        d["run"] = children_cpu_s()
+        return d
+
+    @staticmethod
+    def cpu_per_op(before, after, ops):
+        """µs of CPU per operation of each process between two cpu() readings; a process started
+        in between counts from zero."""
+        return {k: (after[k] - before.get(k, 0.0)) / ops * 1e6 for k in after}
+
+    def budget_row(self, sc, what, parts, ceiling_parts):
+        """One row: the CPU every process spent per operation (median of rounds), summed, against
+        the ceiling's. parts: [(label, [µs per round])]. With every core busy a rate cannot pass
+        cores / CPU per operation, so the ratio bounds the throughput ratio this machine allows."""
+        def total(ps):
+            meds = [(label, median(v)) for label, v in ps]
+            return sum(m for _, m in meds), " + ".join(f"{label} {m:.0f}" for label, m in meds)
+        t, detail = total(parts)
+        c, cdetail = total(ceiling_parts)
+        cores = os.cpu_count() or 1
+        self.row(sc, f"CPU µs per {what}: {detail}; {cores} cores allow ≤ {cores * 1e3 / t:.1f}k/s",
+                 t, "µs", c, cdetail, c / t)
+
     # ---- table -------------------------------------------------------------------------------
 
     def row(self, sc, figure, value, unit, ceiling=None, ceiling_label="", ratio=None, target="",
@@ -395,14 +438,23 @@ class Bench:
             self.flush()
             self.seed(n, max(1, n // 2) if n else 0)
             hub, bare, rt, evs = [], [], [], []
+            cpu = {k: [] for k in ("run", "hub", "redis", "bare_run", "bare")}
             for _ in range(self.rounds):
                 before = self.cmdstats()
+                c0 = self.cpu("hub", "redis")
                 r = self.publish(duration=d)
+                for k, v in self.cpu_per_op(c0, self.cpu("hub", "redis"), r["ok"]).items():
+                    cpu[k].append(v)
                 scripts, total = self.round_trips(before, self.cmdstats())
                 hub.append(r["rate"])
                 evs.append(scripts / r["ok"])
                 rt.append(total / r["ok"])
-                bare.append(self.publish(url=self.bare_url, duration=d)["rate"])
+                c0 = self.cpu("bare")
+                r = self.publish(url=self.bare_url, duration=d)
+                c = self.cpu_per_op(c0, self.cpu("bare"), r["ok"])
+                cpu["bare_run"].append(c["run"])
+                cpu["bare"].append(c["bare"])
+                bare.append(r["rate"])
             h, b = median(hub), median(bare)
             target = n == 10
             self.row("1", f"publish/s, {n} subscribers ({max(1, n // 2) if n else 0} match), SDK 8 threads",
@@ -411,6 +463,11 @@ class Bench:
             self.row("1", f"Redis round trips (commands sent) per publish, {n} subscribers "
                      f"(EVALSHA {fmt(median(evs))})", median(rt), "", None, "", None, "≤ 1",
                      median(rt) <= 1.0)
+            if target:
+                self.budget_row("1", f"publish, {n} subscribers",
+                                [("loadgen", cpu["run"]), ("hub", cpu["hub"]),
+                                 ("Redis", cpu["redis"])],
+                                [("loadgen", cpu["bare_run"]), ("bare MHD", cpu["bare"])])
         self.stop("bare")
 
     def preenqueue(self, n):
@@ -421,15 +478,20 @@ class Bench:
             raise BenchError(f"only {xlen} of {n} jobs were enqueued")
 
     def deliver_once(self, n, workers=1):
+        """Starts the workers on the jobs waiting; returns (deliveries/s, Redis commands sent per
+        delivery, µs of CPU per delivery by process: worker(s), redis, receiver)."""
         self.recv_reset()
         before = self.cmdstats()
+        c0 = self.cpu("redis", "receiver")
         names = self.start_workers(workers)
         try:
             s = self.wait_received(n, timeout=120)
+            cpu = self.cpu_per_op(c0, self.cpu("redis", "receiver", *names), n)
         finally:
             self.stop_workers(names)
+        cpu["worker"] = sum(cpu.pop(name) for name in names)
         scripts, total = self.round_trips(before, self.cmdstats())
-        return self.recv_rate(s), total / n
+        return self.recv_rate(s), total / n, cpu
 
     def s2_delivery(self):
         """Delivery throughput of one worker (concurrency 64), jobs pre-enqueued, vs libcurl multi
@@ -439,20 +501,32 @@ class Bench:
         n = 300 if self.quick else 20000
         for subs in [1, 16]:
             fig, ceil, rts = [], [], []
+            cpu = {k: [] for k in ("worker", "redis", "receiver", "curl", "curl_receiver")}
             for _ in range(self.rounds):
                 self.flush_jobs(subs)
                 self.preenqueue(n // subs)
-                rate, rt = self.deliver_once((n // subs) * subs)
+                rate, rt, c = self.deliver_once((n // subs) * subs)
+                for k in ("worker", "redis", "receiver"):
+                    cpu[k].append(c[k])
                 fig.append(rate)
                 rts.append(rt)
                 self.recv_reset()
+                c0 = self.cpu("receiver")
                 self.ceiling_post(count=n, concurrency=64)
+                c = self.cpu_per_op(c0, self.cpu("receiver"), n)
+                cpu["curl"].append(c["run"])
+                cpu["curl_receiver"].append(c["receiver"])
                 ceil.append(self.recv_rate(self.recv_stats()))
             f, c = median(fig), median(ceil)
             self.row("2", f"deliveries/s, 1 worker (concurrency 64), {subs} subscriber(s), "
                      f"{n} jobs", f, "/s", c, "curl multi ×64", f / c, "≥ 0.6×", f / c >= 0.6)
             self.row("2", f"Redis commands sent per delivery, {subs} subscriber(s)", median(rts),
                      "", None, "", None, "", None)
+            if subs == 1:
+                self.budget_row("2", "delivery, 1 subscriber",
+                                [("worker", cpu["worker"]), ("Redis", cpu["redis"]),
+                                 ("receiver", cpu["receiver"])],
+                                [("curl multi", cpu["curl"]), ("receiver", cpu["curl_receiver"])])
 
     def flush_jobs(self, subs):
         """Empties Redis and puts the subscribers back (quietly, the hub reloads)."""
@@ -506,11 +580,20 @@ class Bench:
         self.seed(fan, fan, clear=False, topic="bench.fan", tag="fan")
         names = self.start_workers(1)
         sy, syfan, bq = [], [], []
+        procs = ("hub", "redis", "receiver", *names)
+        cpu = {k: [] for k in ("run", "hub", "redis", "receiver", "worker", "bullmq", "bq_redis",
+                               "bq_receiver")}
 
         def switchyard(topic, events, deliveries):
             self.recv_reset()
+            c0 = self.cpu(*procs)
             r = self.publish(threads=8, duration=600, count=events, topic=topic)
             s = self.wait_received(deliveries, timeout=120)
+            c = self.cpu_per_op(c0, self.cpu(*procs), deliveries)
+            if topic == "bench.t":
+                c["worker"] = sum(c[name] for name in names)
+                for k in ("run", "hub", "redis", "receiver", "worker"):
+                    cpu[k].append(c[k])
             return deliveries / ((s["last_ns"] - r["t0_ns"]) / 1e9)
 
         try:
@@ -521,6 +604,7 @@ class Bench:
                 if skip:
                     continue
                 self.recv_reset()
+                c0 = self.cpu("redis", "receiver")
                 res = subprocess.run(
                     ["node", os.path.join(bdir, "bench.mjs"), "--redis-port", str(self.rport),
                      "--url", self.recv_url + "/hook", "--count", str(n), "--concurrency", "64",
@@ -531,6 +615,10 @@ class Bench:
                     continue
                 b = parse_kv(res.stdout.strip().splitlines()[-1])
                 s = self.wait_received(n, timeout=60)
+                c = self.cpu_per_op(c0, self.cpu("redis", "receiver"), n)
+                cpu["bullmq"].append(c["run"])
+                cpu["bq_redis"].append(c["redis"])
+                cpu["bq_receiver"].append(c["receiver"])
                 bq.append(n / ((s["last_ns"] - b["t0_ns"]) / 1e9))
         finally:
             self.stop_workers(names)
@@ -543,6 +631,13 @@ class Bench:
             self.row("4", f"end-to-end deliveries/s, publish + deliver, {label}, 1 worker × 64",
                      v, "/s", c, "BullMQ, N jobs" if c else "BullMQ skipped",
                      v / c if c else None, "≥ 5× BullMQ", v / c >= 5 if c else None)
+        if not skip:
+            self.budget_row("4", "delivered event, 1 subscriber",
+                            [("loadgen", cpu["run"]), ("hub", cpu["hub"]),
+                             ("Redis", cpu["redis"]), ("worker", cpu["worker"]),
+                             ("receiver", cpu["receiver"])],
+                            [("BullMQ (node)", cpu["bullmq"]), ("Redis", cpu["bq_redis"]),
+                             ("receiver", cpu["bq_receiver"])])
 
     def s5_growth(self):
         print("scenario 5: how cost grows", flush=True)
@@ -659,7 +754,7 @@ class Bench:
             for _ in range(self.rounds):
                 self.flush_jobs(4)
                 self.preenqueue(n)
-                rate, _ = self.deliver_once(4 * n)
+                rate = self.deliver_once(4 * n)[0]
                 alone.append(rate)
                 self.flush_jobs(4)
                 body = json.dumps({"name": "hanging", "topic": "bench.t", "target_url": hang_url,
@@ -669,7 +764,7 @@ class Bench:
                                                       "Content-Type": "application/json"})
                 urllib.request.urlopen(req, timeout=10).read()
                 self.preenqueue(n)
-                rate, _ = self.deliver_once(4 * n)
+                rate = self.deliver_once(4 * n)[0]
                 shared.append(rate)
         finally:
             hang.close()
