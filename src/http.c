@@ -257,8 +257,7 @@ static void *serve(void *arg)
     if (!t->quiesced)
         MHD_quiesce_daemon(t->d);
     MHD_stop_daemon(t->d);
-    loop_free(t->l);
-    return NULL;
+    return NULL;   /* the loop is freed by whoever joins us: others may still be waking it */
 }
 
 static void wake_all(http_server *s)
@@ -322,8 +321,10 @@ http_server *http_start(const char *listen, unsigned threads, size_t max_body, h
     if (started < threads) {
         atomic_store(&s->state, STOPPING);
         wake_all(s);
-        for (unsigned i = 0; i < started; i++)
+        for (unsigned i = 0; i < started; i++) {
             pthread_join(s->t[i].tid, NULL);
+            loop_free(s->t[i].l);
+        }
         close(fd);
         free(s->t);
         free(s);
@@ -362,8 +363,10 @@ void http_stop(http_server *s, int grace_ms)
     http_quiesce(s, grace_ms);
     atomic_store(&s->state, STOPPING);
     wake_all(s);
-    for (unsigned i = 0; i < s->n; i++)
+    for (unsigned i = 0; i < s->n; i++) {
         pthread_join(s->t[i].tid, NULL);
+        loop_free(s->t[i].l);
+    }
     if (s->listen_fd >= 0)
         close(s->listen_fd);
     free(s->t);
