@@ -262,6 +262,11 @@ class Bench:
         for n in names:
             self.stop(n)
 
+    def hub_threads(self):
+        """How many HTTP threads the hub started (its default depends on the CPUs)."""
+        m = re.search(r"event=hub\.started .*threads=(\d+)", self.log_tail("hub", 10000))
+        return int(m.group(1)) if m else "?"
+
     def hub_rss_kb(self):
         with open(f"/proc/{self.procs['hub'].pid}/status") as f:
             return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
@@ -665,7 +670,8 @@ class Bench:
                          None, f"{fmt(lat / n)} µs per subscriber", None, "", None)
         lo, hi = min(rss), max(rss)
         per_k = (rss[hi] - rss[lo]) / ((hi - lo) / 1000)
-        self.row("5e", f"hub RSS per 1,000 subscribers ({lo}→{hi}, 4 HTTP threads, filters compiled)",
+        self.row("5e", f"hub RSS per 1,000 subscribers ({lo}→{hi}, {self.hub_threads()} HTTP threads, "
+                 "filters compiled)",
                  per_k / 1024, "MiB", None, f"RSS {fmt(rss[lo] / 1024)} → {fmt(rss[hi] / 1024)} MiB",
                  None, "", None)
 

@@ -24,7 +24,7 @@ typedef struct config {
     int64_t max_body;          /* request body limit, bytes */
     int64_t filter_deadline_ms;/* per filter evaluation, ms */
     int64_t concurrency;       /* worker: deliveries in flight per process */
-    int64_t hub_threads;       /* hub: HTTP worker threads */
+    int64_t hub_threads;       /* hub: HTTP threads; 0: hub_run picks one per CPU, 2 to 4 */
     int64_t visibility_ms;     /* worker: a job idle this long in another consumer is reclaimed, ms */
     int64_t retention_s;       /* how long events, jobs and dead letters are kept, s */
     int64_t refresh_ms;        /* how often a process checks for subscriber changes, ms */

@@ -1,6 +1,7 @@
 """Running the processes: health and readiness, Prometheus metrics, configuration (--help, required
 secret, switch env aliases)."""
 import json
+import os
 import re
 import signal
 import socket
@@ -121,6 +122,19 @@ class OperationsTest(SwitchyardCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         for name in SETTINGS:
             self.assertIn(name, result.stdout + result.stderr)
+
+    def test_hub_runs_one_thread_per_cpu_from_two_to_four_unless_told(self):
+        def started_threads(hub):
+            found = wait_for(lambda: re.search(r"event=hub\.started .*threads=(\d+)", hub.process.logs()),
+                             message="hub.started in the log")
+            return int(found.group(1))
+        cpus = len(os.sched_getaffinity(0))
+        self.assertEqual(started_threads(self.start_hub(name="auto")), min(4, max(2, cpus)))
+        self.assertEqual(started_threads(self.start_hub(name="three", SWITCHYARD_THREADS="3")), 3)
+        bad = self.start_hub(name="bad", ready=False, SWITCHYARD_THREADS="-1")
+        self.assertEqual(bad.process.wait_exit(timeout=10), 2)
+        self.assertIn('SWITCHYARD_THREADS: "-1" is not allowed; expected a whole number from 0 to 256',
+                      bad.process.logs())
 
     def test_hub_refuses_to_start_without_jwt_secret(self):
         hub = self.start_hub(ready=False, SWITCHYARD_JWT_SECRET=None)
