@@ -264,8 +264,12 @@ class Bench:
 
     def hub_threads(self):
         """How many HTTP threads the hub started (its default depends on the CPUs)."""
-        m = re.search(r"event=hub\.started .*threads=(\d+)", self.log_tail("hub", 10000))
-        return int(m.group(1)) if m else "?"
+        try:
+            with open(os.path.join(self.tmp, "hub.log"), errors="replace") as f:
+                found = re.findall(r"event=hub\.started .*threads=(\d+)", f.read())
+        except OSError:
+            found = []
+        return int(found[-1]) if found else "?"
 
     def hub_rss_kb(self):
         with open(f"/proc/{self.procs['hub'].pid}/status") as f:
