@@ -346,7 +346,8 @@ static void settle_argv(settle_args *a, const char *prefix, int64_t retention_s,
         snprintf(a->rec, sizeof a->rec, "%lld,%d,%lld", (long long)o->attempt_at_ms, o->last_status,
                  (long long)o->latency_ms);
     const char *av[SETTLE_ARGC] = {prefix, QUEUE_GROUP, j->entry, j->job_id, j->sub_id, o->state,
-                                   a->att, a->rec, a->due, a->now, a->status, o->last_error ? o->last_error : "", a->ret,
+                                   a->att, a->rec, a->due, a->now, a->status,
+                                   o->last_error ? o->last_error : "", a->ret,
                                    o->breaker ? o->breaker : "", a->thr, a->probe, j->event_id,
                                    j->leased ? "1" : "0"};
     memcpy(a->av, av, sizeof av);
